@@ -1,0 +1,13 @@
+//! Settings: load the layers (default → environment overlay → `--config FILE` → `TSH_ISSUER__*`
+//! variables), then validate them into [`Settings`]. A bad configuration is refused with one message
+//! naming the key.
+
+mod load;
+mod settings;
+
+pub use load::{load, LoadOptions};
+pub use settings::{
+    BinProduct, CardsSettings, ConfigError, CryptoSettings, IssuerSettings, LogFormat,
+    LogSettings, OtpSettings, RulesSettings, ServerSettings, Settings, StaffSettings,
+    StoreSettings, TlsSettings, TshSettings, DEV_SECRETS,
+};

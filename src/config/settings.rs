@@ -1,0 +1,580 @@
+//! The settings types: `RawSettings` as read from the layers, validated ("parse, then build") into
+//! [`Settings`], which the rest of the service trusts without re-checking.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// A configuration refusal naming the offending key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid configuration: {key}: {message}")]
+pub struct ConfigError {
+    pub key: String,
+    pub message: String,
+}
+
+impl ConfigError {
+    pub fn new(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+        ConfigError {
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// The public test-only secrets shipped in `config/local.toml`. The `production` environment refuses
+/// every one of them (a test pins that local.toml uses only these, so the list cannot drift).
+pub const DEV_SECRETS: &[(&str, &str)] = &[
+    (
+        "crypto.fingerprint_key",
+        "6465762d6f6e6c792d66696e6765727072696e742d6b65792d6e6f742d736563726574",
+    ),
+    ("crypto.cvk_a", "0123456789ABCDEF"),
+    ("crypto.cvk_b", "FEDCBA9876543210"),
+    ("staff.bootstrap_token", "dev-operator-token"),
+];
+
+#[derive(Debug, Deserialize)]
+pub(super) struct RawSettings {
+    server: RawServer,
+    store: RawStore,
+    issuer: RawIssuer,
+    crypto: RawCrypto,
+    #[serde(default)]
+    cards: RawCards,
+    #[serde(default)]
+    staff: RawStaff,
+    rules: RawRules,
+    otp: RawOtp,
+    #[serde(default)]
+    tsh: RawTsh,
+    #[serde(default)]
+    log: RawLog,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawServer {
+    bind: String,
+    #[serde(default = "default_prefix")]
+    prefix: String,
+    #[serde(default = "default_max_body")]
+    max_body_bytes: usize,
+    #[serde(default)]
+    workers: Option<usize>,
+    #[serde(default)]
+    tls: RawTls,
+}
+
+fn default_prefix() -> String {
+    "/issuer/igwapi/v2.0".to_owned()
+}
+
+fn default_max_body() -> usize {
+    64 * 1024
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct RawTls {
+    #[serde(default)]
+    cert: Option<String>,
+    #[serde(default)]
+    key: Option<String>,
+    #[serde(default)]
+    client_ca: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawStore {
+    path: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawIssuer {
+    id: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawCrypto {
+    key_dir: String,
+    #[serde(default)]
+    fingerprint_key: String,
+    #[serde(default)]
+    cvk_a: String,
+    #[serde(default)]
+    cvk_b: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct RawCards {
+    #[serde(default)]
+    seed_file: Option<String>,
+    #[serde(default)]
+    products: Vec<RawProduct>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawProduct {
+    prefix: String,
+    product_id: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct RawStaff {
+    #[serde(default)]
+    bootstrap_token: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawRules {
+    file: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawOtp {
+    #[serde(default)]
+    webhook_url: String,
+    #[serde(default = "default_otp_timeout")]
+    timeout_ms: u64,
+    #[serde(default = "default_rate_count")]
+    rate_limit_count: u32,
+    #[serde(default = "default_rate_window")]
+    rate_limit_window_secs: u64,
+}
+
+fn default_otp_timeout() -> u64 {
+    3000
+}
+fn default_rate_count() -> u32 {
+    5
+}
+fn default_rate_window() -> u64 {
+    3600
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct RawTsh {
+    #[serde(default)]
+    base_url: String,
+    #[serde(default)]
+    timeout_ms: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct RawLog {
+    #[serde(default)]
+    format: Option<String>,
+    #[serde(default)]
+    level: Option<String>,
+}
+
+/// Validated settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub environment: String,
+    pub server: ServerSettings,
+    pub store: StoreSettings,
+    pub issuer: IssuerSettings,
+    pub crypto: CryptoSettings,
+    pub cards: CardsSettings,
+    pub staff: StaffSettings,
+    pub rules: RulesSettings,
+    pub otp: OtpSettings,
+    pub tsh: TshSettings,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    /// As configured (`host:port`); resolved when binding.
+    pub bind: String,
+    pub bind_addr: SocketAddr,
+    /// Normalised: leading `/`, no trailing `/`.
+    pub prefix: String,
+    pub max_body_bytes: usize,
+    pub workers: Option<usize>,
+    pub tls: Option<TlsSettings>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TlsSettings {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    pub client_ca: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct StoreSettings {
+    pub path: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct IssuerSettings {
+    pub id: String,
+}
+
+#[derive(Clone)]
+pub struct CryptoSettings {
+    pub key_dir: PathBuf,
+    pub fingerprint_key: Vec<u8>,
+    pub cvk_a: String,
+    pub cvk_b: String,
+}
+
+impl std::fmt::Debug for CryptoSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CryptoSettings")
+            .field("key_dir", &self.key_dir)
+            .field("fingerprint_key", &"***")
+            .field("cvk_a", &"***")
+            .field("cvk_b", &"***")
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct CardsSettings {
+    pub seed_file: Option<PathBuf>,
+    /// BIN-prefix → product, longest prefix first.
+    pub products: Vec<BinProduct>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BinProduct {
+    pub prefix: String,
+    pub product_id: String,
+}
+
+impl CardsSettings {
+    /// The product for a PAN's leading digits: longest matching prefix wins.
+    pub fn product_for_bin(&self, leading_digits: &str) -> Option<&str> {
+        self.products
+            .iter()
+            .find(|p| leading_digits.starts_with(&p.prefix))
+            .map(|p| p.product_id.as_str())
+    }
+}
+
+#[derive(Clone)]
+pub struct StaffSettings {
+    pub bootstrap_token: Option<String>,
+}
+
+impl std::fmt::Debug for StaffSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StaffSettings")
+            .field("bootstrap_token", &self.bootstrap_token.as_ref().map(|_| "***"))
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RulesSettings {
+    pub file: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct OtpSettings {
+    pub webhook_url: String,
+    pub timeout_ms: u64,
+    pub rate_limit_count: u32,
+    pub rate_limit_window_secs: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct TshSettings {
+    pub base_url: String,
+    pub timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    pub level: String,
+}
+
+fn resolve(base: &Path, raw: &str) -> PathBuf {
+    let path = PathBuf::from(raw);
+    if path.is_absolute() {
+        path
+    } else {
+        base.join(path)
+    }
+}
+
+fn non_empty(raw: &Option<String>) -> Option<&str> {
+    raw.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+fn check_url(key: &str, url: &str) -> Result<(), ConfigError> {
+    let ok = (url.starts_with("http://") || url.starts_with("https://"))
+        && url.len() > "http://".len()
+        && !url.chars().any(char::is_whitespace);
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError::new(key, "must be an http:// or https:// URL"))
+    }
+}
+
+fn check_hex_key(key: &str, value: &str, exact_len: Option<usize>) -> Result<Vec<u8>, ConfigError> {
+    let bytes = hex::decode(value.trim())
+        .map_err(|_| ConfigError::new(key, "must be hexadecimal (0-9, a-f)"))?;
+    match exact_len {
+        Some(len) if bytes.len() != len => Err(ConfigError::new(
+            key,
+            format!("must be exactly {} hex digits", len * 2),
+        )),
+        None if bytes.len() < 32 => Err(ConfigError::new(
+            key,
+            "must be at least 32 bytes (64 hex digits)",
+        )),
+        _ => Ok(bytes),
+    }
+}
+
+impl RawSettings {
+    pub(super) fn validate(self, environment: &str, base: &Path) -> Result<Settings, ConfigError> {
+        let production = environment == "production";
+
+        let bind_addr = self
+            .server
+            .bind
+            .to_socket_addrs()
+            .ok()
+            .and_then(|mut addrs| addrs.next())
+            .ok_or_else(|| ConfigError::new("server.bind", "must be host:port, e.g. 127.0.0.1:8080"))?;
+        let mut prefix = self.server.prefix.trim().trim_end_matches('/').to_owned();
+        if !prefix.is_empty() && !prefix.starts_with('/') {
+            prefix.insert(0, '/');
+        }
+        if prefix.contains(char::is_whitespace) || prefix.contains(['{', '}']) {
+            return Err(ConfigError::new("server.prefix", "must be a plain URL path"));
+        }
+        if !(1024..=1024 * 1024).contains(&self.server.max_body_bytes) {
+            return Err(ConfigError::new(
+                "server.max_body_bytes",
+                "must be between 1024 and 1048576",
+            ));
+        }
+        if self.server.workers == Some(0) {
+            return Err(ConfigError::new("server.workers", "must be at least 1"));
+        }
+        let tls = match non_empty(&self.server.tls.cert) {
+            None => None,
+            Some(cert) => {
+                let key = non_empty(&self.server.tls.key).ok_or_else(|| {
+                    ConfigError::new("server.tls.key", "required when server.tls.cert is set")
+                })?;
+                let client_ca = non_empty(&self.server.tls.client_ca).ok_or_else(|| {
+                    ConfigError::new(
+                        "server.tls.client_ca",
+                        "required when server.tls.cert is set (TSH must present a client certificate)",
+                    )
+                })?;
+                Some(TlsSettings {
+                    cert: resolve(base, cert),
+                    key: resolve(base, key),
+                    client_ca: resolve(base, client_ca),
+                })
+            }
+        };
+        if production && tls.is_none() {
+            return Err(ConfigError::new(
+                "server.tls.cert",
+                "production requires mutual TLS; plain HTTP is for local development only",
+            ));
+        }
+
+        let store_path = self.store.path.trim();
+        if store_path.is_empty() {
+            return Err(ConfigError::new("store.path", "must not be empty"));
+        }
+
+        let issuer_id = self.issuer.id.trim().to_owned();
+        if issuer_id.chars().count() != 10 || !issuer_id.chars().all(|c| c.is_ascii_graphic()) {
+            return Err(ConfigError::new(
+                "issuer.id",
+                "must be exactly 10 printable ASCII characters (it is compared with x-issuer-id)",
+            ));
+        }
+
+        if self.crypto.key_dir.trim().is_empty() {
+            return Err(ConfigError::new("crypto.key_dir", "must not be empty"));
+        }
+        if self.crypto.fingerprint_key.trim().is_empty() {
+            return Err(ConfigError::new(
+                "crypto.fingerprint_key",
+                "is required (hex, at least 32 bytes); set TSH_ISSUER__CRYPTO__FINGERPRINT_KEY",
+            ));
+        }
+        let fingerprint_key = check_hex_key("crypto.fingerprint_key", &self.crypto.fingerprint_key, None)?;
+        check_hex_key("crypto.cvk_a", &self.crypto.cvk_a, Some(8))?;
+        check_hex_key("crypto.cvk_b", &self.crypto.cvk_b, Some(8))?;
+        if self.crypto.cvk_a.eq_ignore_ascii_case(&self.crypto.cvk_b) {
+            return Err(ConfigError::new("crypto.cvk_b", "must differ from crypto.cvk_a"));
+        }
+        let key_dir = resolve(base, self.crypto.key_dir.trim());
+
+        let mut products = Vec::with_capacity(self.cards.products.len());
+        for (i, p) in self.cards.products.iter().enumerate() {
+            let prefix = p.prefix.trim();
+            if prefix.is_empty() || prefix.len() > 11 || !prefix.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(ConfigError::new(
+                    format!("cards.products[{i}].prefix"),
+                    "must be 1 to 11 digits",
+                ));
+            }
+            if p.product_id.trim().is_empty() {
+                return Err(ConfigError::new(
+                    format!("cards.products[{i}].product_id"),
+                    "must not be empty",
+                ));
+            }
+            products.push(BinProduct {
+                prefix: prefix.to_owned(),
+                product_id: p.product_id.trim().to_owned(),
+            });
+        }
+        products.sort_by_key(|p| std::cmp::Reverse(p.prefix.len()));
+
+        let bootstrap_token = non_empty(&self.staff.bootstrap_token).map(str::to_owned);
+        if let Some(token) = &bootstrap_token {
+            if token.len() < 16 {
+                return Err(ConfigError::new(
+                    "staff.bootstrap_token",
+                    "must be at least 16 characters",
+                ));
+            }
+        }
+
+        if self.rules.file.trim().is_empty() {
+            return Err(ConfigError::new("rules.file", "must not be empty"));
+        }
+
+        let webhook_url = self.otp.webhook_url.trim().to_owned();
+        check_url("otp.webhook_url", &webhook_url)?;
+        if !(100..=60_000).contains(&self.otp.timeout_ms) {
+            return Err(ConfigError::new("otp.timeout_ms", "must be between 100 and 60000"));
+        }
+        if self.otp.rate_limit_count == 0 {
+            return Err(ConfigError::new("otp.rate_limit_count", "must be at least 1"));
+        }
+        if self.otp.rate_limit_window_secs == 0 {
+            return Err(ConfigError::new("otp.rate_limit_window_secs", "must be at least 1"));
+        }
+
+        let tsh_base = self.tsh.base_url.trim().trim_end_matches('/').to_owned();
+        if !tsh_base.is_empty() {
+            check_url("tsh.base_url", &tsh_base)?;
+        }
+
+        let format = match self.log.format.as_deref().map(str::to_ascii_lowercase).as_deref() {
+            None | Some("pretty") | Some("text") => LogFormat::Pretty,
+            Some("json") => LogFormat::Json,
+            Some(_) => return Err(ConfigError::new("log.format", "must be pretty or json")),
+        };
+
+        let settings = Settings {
+            environment: environment.to_owned(),
+            server: ServerSettings {
+                bind: self.server.bind.clone(),
+                bind_addr,
+                prefix,
+                max_body_bytes: self.server.max_body_bytes,
+                workers: self.server.workers,
+                tls,
+            },
+            store: StoreSettings {
+                path: resolve(base, store_path),
+            },
+            issuer: IssuerSettings { id: issuer_id },
+            crypto: CryptoSettings {
+                key_dir,
+                fingerprint_key,
+                cvk_a: self.crypto.cvk_a.trim().to_owned(),
+                cvk_b: self.crypto.cvk_b.trim().to_owned(),
+            },
+            cards: CardsSettings {
+                seed_file: non_empty(&self.cards.seed_file).map(|f| resolve(base, f)),
+                products,
+            },
+            staff: StaffSettings { bootstrap_token },
+            rules: RulesSettings {
+                file: resolve(base, self.rules.file.trim()),
+            },
+            otp: OtpSettings {
+                webhook_url,
+                timeout_ms: self.otp.timeout_ms,
+                rate_limit_count: self.otp.rate_limit_count,
+                rate_limit_window_secs: self.otp.rate_limit_window_secs,
+            },
+            tsh: TshSettings {
+                base_url: tsh_base,
+                timeout_ms: self.tsh.timeout_ms.unwrap_or(5000),
+            },
+            log: LogSettings {
+                format,
+                level: self.log.level.unwrap_or_else(|| "info".to_owned()),
+            },
+        };
+        if production {
+            settings.refuse_dev_secrets(&self.crypto.fingerprint_key, &self.crypto.cvk_a, &self.crypto.cvk_b)?;
+        }
+        Ok(settings)
+    }
+}
+
+impl Settings {
+    /// Production must not run on the public dev keys shipped under `fixtures/` and `config/local.toml`.
+    fn refuse_dev_secrets(&self, fingerprint_hex: &str, cvk_a: &str, cvk_b: &str) -> Result<(), ConfigError> {
+        let given = [
+            ("crypto.fingerprint_key", fingerprint_hex),
+            ("crypto.cvk_a", cvk_a),
+            ("crypto.cvk_b", cvk_b),
+            (
+                "staff.bootstrap_token",
+                self.staff.bootstrap_token.as_deref().unwrap_or(""),
+            ),
+        ];
+        for (key, value) in given {
+            if DEV_SECRETS
+                .iter()
+                .any(|(k, dev)| *k == key && dev.eq_ignore_ascii_case(value.trim()))
+            {
+                return Err(ConfigError::new(
+                    key,
+                    "is a public development value; production refuses dev keys",
+                ));
+            }
+        }
+        let dev_dir = self
+            .crypto
+            .key_dir
+            .components()
+            .collect::<Vec<_>>()
+            .windows(2)
+            .any(|w| w[0].as_os_str() == "fixtures" && w[1].as_os_str() == "dev-keys");
+        if dev_dir {
+            return Err(ConfigError::new(
+                "crypto.key_dir",
+                "points at fixtures/dev-keys; production refuses dev keys",
+            ));
+        }
+        if let Some(seed) = &self.cards.seed_file {
+            if seed.components().any(|c| c.as_os_str() == "fixtures") {
+                return Err(ConfigError::new(
+                    "cards.seed_file",
+                    "points at the dev cards under fixtures/; production refuses dev data",
+                ));
+            }
+        }
+        Ok(())
+    }
+}

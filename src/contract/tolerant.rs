@@ -1,0 +1,185 @@
+//! Lenient field readers: TSH and its relays send identifiers as strings or numbers, scores as
+//! numbers or numeric strings, booleans as `true` or `"true"`. Values we cannot read as the
+//! expected kind are treated as absent where that is the safe reading (scores, flags), and refused
+//! where guessing would be wrong (identifiers given as objects).
+
+use serde::de::{self, Deserializer, Visitor};
+use serde::Deserialize;
+use serde_json::Value;
+use std::fmt;
+
+/// A string that may have been sent as a JSON number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StringOrNumber(pub String);
+
+impl<'de> Deserialize<'de> for StringOrNumber {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = StringOrNumber;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string or a number")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(StringOrNumber(v.to_owned()))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(StringOrNumber(v))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(StringOrNumber(v.to_string()))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(StringOrNumber(v.to_string()))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+                Ok(StringOrNumber(number_to_string(v)))
+            }
+        }
+        deserializer.deserialize_any(V)
+    }
+}
+
+fn number_to_string(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        v.to_string()
+    }
+}
+
+/// `Option<String>` accepting null, a string or a number.
+pub fn opt_string<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    Ok(Option::<StringOrNumber>::deserialize(deserializer)?.map(|s| s.0))
+}
+
+/// `Option<f64>` accepting null, a number or a numeric string; anything else reads as absent.
+pub fn opt_number<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<f64>, D::Error> {
+    Ok(value_as_number(&Value::deserialize(deserializer)?))
+}
+
+/// `Option<bool>` accepting a bool or `"true"`/`"false"`/`"1"`/`"0"`/`"yes"`/`"no"`; anything else
+/// reads as absent (so a garbled `cvvValidated` never counts as validated).
+pub fn opt_bool<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<bool>, D::Error> {
+    Ok(value_as_bool(&Value::deserialize(deserializer)?))
+}
+
+/// `Option<i64>` accepting an integer or a numeric string; other values are an error (an
+/// `errorCode` we cannot read must not be silently dropped).
+pub fn opt_i64<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<i64>, D::Error> {
+    match Value::deserialize(deserializer)? {
+        Value::Null => Ok(None),
+        Value::Number(n) => n
+            .as_i64()
+            .map(Some)
+            .ok_or_else(|| de::Error::custom("expected an integer")),
+        Value::String(s) if s.trim().is_empty() => Ok(None),
+        Value::String(s) => s
+            .trim()
+            .parse::<i64>()
+            .map(Some)
+            .map_err(|_| de::Error::custom("expected an integer")),
+        _ => Err(de::Error::custom("expected an integer")),
+    }
+}
+
+pub fn value_as_number(value: &Value) -> Option<f64> {
+    match value {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse::<f64>().ok().filter(|v| v.is_finite()),
+        _ => None,
+    }
+}
+
+pub fn value_as_bool(value: &Value) -> Option<bool> {
+    match value {
+        Value::Bool(b) => Some(*b),
+        Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" | "y" => Some(true),
+            "false" | "0" | "no" | "n" => Some(false),
+            _ => None,
+        },
+        Value::Number(n) => match n.as_i64() {
+            Some(1) => Some(true),
+            Some(0) => Some(false),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// A string, or a number rendered as a string; None for other kinds.
+pub fn value_as_string(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => n.as_f64().map(number_to_string),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// Looks a key up in a JSON object ignoring ASCII case (`originalTokenReferenceID` and
+/// `originalTokenReferenceId` are the same field to us).
+pub fn get_ci<'a>(object: &'a serde_json::Map<String, Value>, key: &str) -> Option<&'a Value> {
+    object
+        .get(key)
+        .or_else(|| {
+            object
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(key))
+                .map(|(_, v)| v)
+        })
+        .filter(|v| !v.is_null())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Deserialize, Default)]
+    #[serde(default)]
+    struct Probe {
+        #[serde(deserialize_with = "opt_string")]
+        s: Option<String>,
+        #[serde(deserialize_with = "opt_number")]
+        n: Option<f64>,
+        #[serde(deserialize_with = "opt_bool")]
+        b: Option<bool>,
+        #[serde(deserialize_with = "opt_i64")]
+        i: Option<i64>,
+    }
+
+    #[test]
+    fn lenient_readers_table() {
+        let cases: &[(&str, Option<&str>, Option<f64>, Option<bool>, Option<i64>)] = &[
+            (r#"{}"#, None, None, None, None),
+            (r#"{"s":"abc","n":3,"b":true,"i":221}"#, Some("abc"), Some(3.0), Some(true), Some(221)),
+            (r#"{"s":12345678901,"n":"2","b":"false","i":"221"}"#, Some("12345678901"), Some(2.0), Some(false), Some(221)),
+            (r#"{"s":null,"n":"high","b":"maybe","i":null}"#, None, None, None, None),
+            (r#"{"n":[1],"b":{"x":1}}"#, None, None, None, None),
+            (r#"{"s":1.5,"n":"NaN"}"#, Some("1.5"), None, None, None),
+        ];
+        for (json, s, n, b, i) in cases {
+            let probe: Probe = serde_json::from_str(json).unwrap_or_else(|e| panic!("{json}: {e}"));
+            assert_eq!(probe.s.as_deref(), *s, "s in {json}");
+            assert_eq!(probe.n, *n, "n in {json}");
+            assert_eq!(probe.b, *b, "b in {json}");
+            assert_eq!(probe.i, *i, "i in {json}");
+        }
+    }
+
+    #[test]
+    fn unreadable_error_codes_and_object_ids_are_refused() {
+        assert!(serde_json::from_str::<Probe>(r#"{"i":"abc"}"#).is_err());
+        assert!(serde_json::from_str::<Probe>(r#"{"s":{"a":1}}"#).is_err());
+    }
+
+    #[test]
+    fn case_insensitive_lookup_prefers_the_exact_key() {
+        let obj: serde_json::Map<String, Value> =
+            serde_json::from_str(r#"{"originalTokenReferenceId":"a","ORIGINALTOKENREFERENCEID":"b"}"#).unwrap();
+        assert_eq!(get_ci(&obj, "originalTokenReferenceId"), Some(&Value::from("a")));
+        assert!(get_ci(&obj, "originalTokenReferenceID").is_some());
+        assert!(get_ci(&obj, "missing").is_none());
+    }
+}

@@ -1,0 +1,147 @@
+//! A digitization decision as recorded: who decided (issuer rules or the network's stand-in), the
+//! outcome, the rule trace and the facts it was made from (never card data).
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{IdvMethod, OriginalToken};
+use crate::rules::{Facts, TraceEntry};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DecidedBy {
+    Issuer,
+    Network,
+}
+
+/// `green` / `yellow` / `red`, or `unknown` for a network decision value we could not read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LevelOfTrust {
+    Green,
+    Yellow,
+    Red,
+    Unknown,
+}
+
+impl LevelOfTrust {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            LevelOfTrust::Green => "green",
+            LevelOfTrust::Yellow => "yellow",
+            LevelOfTrust::Red => "red",
+            LevelOfTrust::Unknown => "unknown",
+        }
+    }
+
+    pub fn is_approval(&self) -> bool {
+        matches!(self, LevelOfTrust::Green | LevelOfTrust::Yellow)
+    }
+
+    /// Reads a network (stand-in) decision value tolerantly: colours, words and ISO 8583-style
+    /// response codes (`00` approved, `85` no reason to decline, `05` do not honour).
+    pub fn from_network_value(raw: &str) -> LevelOfTrust {
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "green" | "approved" | "approve" | "approval" | "accepted" | "00" | "85" | "y" => {
+                LevelOfTrust::Green
+            }
+            "yellow" | "approved_with_stepup" | "stepup" | "step_up" | "challenge" => {
+                LevelOfTrust::Yellow
+            }
+            "red" | "declined" | "decline" | "denied" | "rejected" | "05" | "n" => LevelOfTrust::Red,
+            _ => LevelOfTrust::Unknown,
+        }
+    }
+}
+
+impl From<crate::rules::Outcome> for LevelOfTrust {
+    fn from(outcome: crate::rules::Outcome) -> Self {
+        match outcome {
+            crate::rules::Outcome::Green => LevelOfTrust::Green,
+            crate::rules::Outcome::Yellow => LevelOfTrust::Yellow,
+            crate::rules::Outcome::Red => LevelOfTrust::Red,
+        }
+    }
+}
+
+/// One decision (tree `decisionid_decision`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DecisionRecord {
+    pub decision_id: String,
+    pub correlation_id: String,
+    #[serde(default)]
+    pub issuer_card_ref_id: Option<String>,
+    #[serde(default)]
+    pub virtual_card_id: Option<String>,
+    pub level_of_trust: LevelOfTrust,
+    pub decided_by: DecidedBy,
+    pub reason: String,
+    #[serde(default)]
+    pub decided_by_rule: Option<String>,
+    #[serde(default)]
+    pub rules: Vec<TraceEntry>,
+    #[serde(default)]
+    pub rules_version: Option<String>,
+    #[serde(default)]
+    pub facts: Facts,
+    #[serde(default)]
+    pub idv_methods: Vec<IdvMethod>,
+    #[serde(default)]
+    pub capture_method: Option<String>,
+    #[serde(default)]
+    pub token_for_token: bool,
+    #[serde(default)]
+    pub original_token: Option<OriginalToken>,
+    /// The raw decision value a network stand-in notification carried.
+    #[serde(default)]
+    pub network_decision: Option<String>,
+    pub created_time: String,
+}
+
+/// What a token record keeps of the decision behind it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DecisionSummary {
+    pub decision_id: String,
+    pub level_of_trust: LevelOfTrust,
+    pub decided_by: DecidedBy,
+    pub reason: String,
+    #[serde(default)]
+    pub rules: Vec<TraceEntry>,
+    pub created_time: String,
+}
+
+impl From<&DecisionRecord> for DecisionSummary {
+    fn from(record: &DecisionRecord) -> Self {
+        DecisionSummary {
+            decision_id: record.decision_id.clone(),
+            level_of_trust: record.level_of_trust,
+            decided_by: record.decided_by,
+            reason: record.reason.clone(),
+            rules: record.rules.clone(),
+            created_time: record.created_time.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn network_values_are_read_tolerantly() {
+        let cases = [
+            ("GREEN", LevelOfTrust::Green),
+            ("Approved", LevelOfTrust::Green),
+            ("00", LevelOfTrust::Green),
+            ("85", LevelOfTrust::Green),
+            ("yellow", LevelOfTrust::Yellow),
+            ("DECLINED", LevelOfTrust::Red),
+            ("05", LevelOfTrust::Red),
+            ("red", LevelOfTrust::Red),
+            ("maybe", LevelOfTrust::Unknown),
+            ("", LevelOfTrust::Unknown),
+        ];
+        for (raw, expected) in cases {
+            assert_eq!(LevelOfTrust::from_network_value(raw), expected, "case {raw:?}");
+        }
+    }
+}

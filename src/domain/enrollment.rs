@@ -1,0 +1,93 @@
+//! An enrolment session, keyed by TSH's `x-correlation-id`: eligibility → digitization decision(s)
+//! → OTP sends → notifications. OTP values are never part of it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{IdvMethod, OriginalToken, TokenRequestorInfo};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EligibilityRecord {
+    pub product_id: String,
+    pub issuer_card_ref_id: String,
+    #[serde(default)]
+    pub capture_method: Option<String>,
+    pub created_time: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OtpSendRecord {
+    pub method_id: Option<String>,
+    /// `sms` or `email`; absent when no channel could be chosen.
+    pub channel: Option<String>,
+    /// `delivered`, `failed`, `rate_limited`, `no_method`.
+    pub outcome: String,
+    #[serde(default)]
+    pub detail: Option<String>,
+    pub created_time: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NotificationRef {
+    pub virtual_card_id: String,
+    pub action: String,
+    #[serde(default)]
+    pub outcome: Option<String>,
+    #[serde(default)]
+    pub error_code: Option<i64>,
+    pub created_time: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Enrollment {
+    pub correlation_id: String,
+    #[serde(default)]
+    pub issuer_card_ref_id: Option<String>,
+    #[serde(default)]
+    pub capture_method: Option<String>,
+    #[serde(default)]
+    pub token_for_token: bool,
+    #[serde(default)]
+    pub wallet_provider_id: Option<String>,
+    #[serde(default)]
+    pub token_requestor: Option<TokenRequestorInfo>,
+    #[serde(default)]
+    pub eligibility: Option<EligibilityRecord>,
+    /// Ids into the decisions tree, oldest first.
+    #[serde(default)]
+    pub decision_ids: Vec<String>,
+    /// The methods offered on the last yellow decision.
+    #[serde(default)]
+    pub idv_methods: Vec<IdvMethod>,
+    #[serde(default)]
+    pub otp_sends: Vec<OtpSendRecord>,
+    #[serde(default)]
+    pub notifications: Vec<NotificationRef>,
+    #[serde(default)]
+    pub original_token: Option<OriginalToken>,
+    #[serde(default)]
+    pub virtual_card_ids: Vec<String>,
+    pub created_time: String,
+    pub last_modified_time: String,
+}
+
+impl Enrollment {
+    pub fn new(correlation_id: &str, now: &str) -> Enrollment {
+        Enrollment {
+            correlation_id: correlation_id.to_owned(),
+            created_time: now.to_owned(),
+            last_modified_time: now.to_owned(),
+            ..Default::default()
+        }
+    }
+
+    /// Keeps lists bounded: an enrolment is one session, but a misbehaving client could reuse a
+    /// correlation id forever.
+    pub const MAX_LIST: usize = 200;
+
+    pub fn push_bounded<T>(list: &mut Vec<T>, item: T) {
+        if list.len() >= Self::MAX_LIST {
+            list.remove(0);
+        }
+        list.push(item);
+    }
+}

@@ -1,0 +1,26 @@
+//! Domain types: what a card, a token, a decision and an enrolment are, independent of HTTP and storage.
+//!
+//! Nothing here does I/O. Sensitive values (PAN, CVV, OTP, token numbers) only exist as [`Pan`] /
+//! [`Secret`] in memory; what is persisted are fingerprints and masked forms.
+
+pub mod card;
+pub mod decision;
+pub mod enrollment;
+pub mod idv;
+pub mod original_token;
+pub mod pan;
+pub mod secret;
+pub mod time;
+pub mod token;
+
+pub use card::{CardRecord, CardStatus, Expiry};
+pub use decision::{DecidedBy, DecisionRecord};
+pub use enrollment::{EligibilityRecord, Enrollment, NotificationRef, OtpSendRecord};
+pub use idv::{IdvMethod, IdvMethodType};
+pub use original_token::OriginalToken;
+pub use pan::{Pan, PanError};
+pub use secret::Secret;
+pub use token::{
+    LifecycleAction, NotificationOutcome, TokenError, TokenRecord, TokenRequestorInfo, TokenState,
+    Transition,
+};

@@ -1,0 +1,28 @@
+//! HTTP: routes, header checks, body limits, and the mapping from service results to the
+//! contract's error shape. Thin: every handler parses, calls one service function, and answers.
+
+pub mod body;
+pub mod callbacks;
+pub mod error;
+pub mod headers;
+pub mod health;
+pub mod staff;
+pub mod staff_views;
+
+use actix_web::web;
+
+use crate::service::Services;
+
+/// Registers every route on an actix `App`.
+pub fn configure(cfg: &mut web::ServiceConfig, services: web::Data<Services>) {
+    let prefix = services.settings.server.prefix.clone();
+    cfg.app_data(services)
+        .service(web::scope("/health").configure(health::configure))
+        .service(web::scope("/api/v1").configure(staff::configure))
+        .service(
+            web::scope(&prefix)
+                .route("/{operation}", web::post().to(callbacks::handle))
+                .route("/{operation}", web::to(callbacks::method_not_allowed)),
+        )
+        .default_service(web::to(error::not_found));
+}

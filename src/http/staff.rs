@@ -1,0 +1,308 @@
+//! The staff API (service-interface.md): bearer-token authentication with roles, card upsert, and
+//! the read views of tokens, transitions, enrolments and decisions. Lists use Marqeta's shape.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use aws_lc_rs::digest;
+use serde::Deserialize;
+
+use super::body::{is_json_or_absent, read_limited};
+use super::error::staff_error;
+use super::staff_views::{DecisionView, EnrollmentView, TokenView};
+use crate::contract::parse::{parse_object, typed};
+use crate::service::cards::{self, CardError, CardInput, CardView};
+use crate::service::Services;
+use crate::store::{Page, Paged, StoreError};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/cards", web::post().to(upsert_card))
+        .route("/cards/{issuer_card_ref_id}", web::get().to(get_card))
+        .route("/cards/{issuer_card_ref_id}/tokens", web::get().to(card_tokens))
+        .route("/tokens", web::get().to(list_tokens))
+        .route("/tokens/{virtual_card_id}", web::get().to(get_token))
+        .route("/tokens/{virtual_card_id}/transitions", web::get().to(token_transitions))
+        .route("/enrollments/{correlation_id}", web::get().to(get_enrollment))
+        .route("/decisions", web::get().to(list_decisions))
+        .route("/decisions/{decision_id}", web::get().to(get_decision));
+}
+
+/// Staff roles; `Operator` can do everything `Viewer` can.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Role {
+    Viewer,
+    Operator,
+}
+
+/// Constant-time comparison of two secrets through their SHA-256 digests (equal length always).
+fn same_secret(a: &str, b: &str) -> bool {
+    let da = digest::digest(&digest::SHA256, a.as_bytes());
+    let db = digest::digest(&digest::SHA256, b.as_bytes());
+    da.as_ref()
+        .iter()
+        .zip(db.as_ref())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
+}
+
+/// Why a staff request was turned away before reaching a handler body.
+#[derive(Debug)]
+pub enum Denied {
+    Unauthorized,
+    Forbidden,
+    BadParameter(String),
+}
+
+impl Denied {
+    fn response(self) -> HttpResponse {
+        match self {
+            Denied::Unauthorized => {
+                let mut response =
+                    staff_error(StatusCode::UNAUTHORIZED, "unauthorized", "a valid bearer token is required");
+                response.headers_mut().insert(
+                    actix_web::http::header::WWW_AUTHENTICATE,
+                    actix_web::http::header::HeaderValue::from_static("Bearer"),
+                );
+                response
+            }
+            Denied::Forbidden => {
+                staff_error(StatusCode::FORBIDDEN, "forbidden", "this token lacks the required role")
+            }
+            Denied::BadParameter(message) => staff_error(StatusCode::BAD_REQUEST, "invalid_parameter", message),
+        }
+    }
+}
+
+/// Checks the bearer token and the role.
+fn check_role(req: &HttpRequest, svc: &Services, needed: Role) -> Result<Role, Denied> {
+    let presented = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            let (scheme, token) = v.trim().split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+        })
+        .filter(|t| !t.is_empty())
+        .ok_or(Denied::Unauthorized)?;
+    let role = match &svc.settings.staff.bootstrap_token {
+        Some(bootstrap) if same_secret(presented, bootstrap) => Role::Operator,
+        _ => return Err(Denied::Unauthorized),
+    };
+    if role < needed {
+        return Err(Denied::Forbidden);
+    }
+    Ok(role)
+}
+
+fn authorize(req: &HttpRequest, svc: &Services, needed: Role) -> Result<Role, Box<HttpResponse>> {
+    check_role(req, svc, needed).map_err(|d| Box::new(d.response()))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PageQuery {
+    count: Option<String>,
+    start_index: Option<String>,
+    original_token_reference_id: Option<String>,
+    issuer_card_ref_id: Option<String>,
+}
+
+fn parse_page(query: &PageQuery) -> Result<Page, Denied> {
+    let parse = |name: &str, raw: &Option<String>, default: usize| -> Result<usize, Denied> {
+        match raw.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            None => Ok(default),
+            Some(v) => v
+                .parse::<usize>()
+                .map_err(|_| Denied::BadParameter(format!("{name} must be a non-negative integer"))),
+        }
+    };
+    let count = parse("count", &query.count, 25)?;
+    if count == 0 || count > Page::MAX_COUNT {
+        return Err(Denied::BadParameter(format!(
+            "count must be between 1 and {}",
+            Page::MAX_COUNT
+        )));
+    }
+    Ok(Page::new(parse("start_index", &query.start_index, 0)?, count))
+}
+
+fn page_of(query: &PageQuery) -> Result<Page, Box<HttpResponse>> {
+    parse_page(query).map_err(|d| Box::new(d.response()))
+}
+
+fn internal(e: StoreError) -> HttpResponse {
+    tracing::error!(error = %e, "store error in the staff API");
+    staff_error(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "unexpected server error")
+}
+
+fn not_found(what: &str) -> HttpResponse {
+    staff_error(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"))
+}
+
+fn list<T: serde::Serialize, U>(page: Result<Paged<U>, StoreError>, view: impl FnMut(U) -> T) -> HttpResponse {
+    match page {
+        Ok(page) => HttpResponse::Ok().json(page.map(view)),
+        Err(e) => internal(e),
+    }
+}
+
+async fn upsert_card(req: HttpRequest, payload: web::Payload, svc: web::Data<Services>) -> HttpResponse {
+    if let Err(r) = authorize(&req, &svc, Role::Operator) {
+        return *r;
+    }
+    if !is_json_or_absent(&req) {
+        return staff_error(StatusCode::BAD_REQUEST, "invalid_content_type", "Content-Type must be application/json");
+    }
+    let bytes = match read_limited(&req, payload, svc.settings.server.max_body_bytes).await {
+        Ok(b) => zeroize::Zeroizing::new(b.to_vec()),
+        Err(_) => return staff_error(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "request body is too large"),
+    };
+    let input: CardInput = match parse_object(&bytes).and_then(|v| typed(&v)) {
+        Ok(input) => input,
+        Err(e) => return staff_error(StatusCode::BAD_REQUEST, "invalid_body", e.0),
+    };
+    match cards::upsert(&svc.store, &svc.fingerprints, &svc.settings.cards, input).await {
+        Ok(upserted) => {
+            let status = if upserted.created { StatusCode::CREATED } else { StatusCode::OK };
+            tracing::info!(issuer_card_ref_id = %upserted.card.issuer_card_ref_id, result = ?upserted.result, "card upserted by staff");
+            HttpResponse::build(status).json(upserted)
+        }
+        Err(CardError::Invalid(e)) => staff_error(StatusCode::BAD_REQUEST, "invalid_card", e.to_string()),
+        Err(CardError::Store(e)) => internal(e),
+    }
+}
+
+async fn get_card(req: HttpRequest, path: web::Path<String>, svc: web::Data<Services>) -> HttpResponse {
+    if let Err(r) = authorize(&req, &svc, Role::Viewer) {
+        return *r;
+    }
+    let reference = path.into_inner();
+    match svc.store.read(move |r| r.card(&reference)).await {
+        Ok(Some(card)) => HttpResponse::Ok().json(CardView::of(&card, cards::effective_product(&card, &svc.settings.cards))),
+        Ok(None) => not_found("card"),
+        Err(e) => internal(e),
+    }
+}
+
+async fn card_tokens(req: HttpRequest, path: web::Path<String>, query: web::Query<PageQuery>, svc: web::Data<Services>) -> HttpResponse {
+    if let Err(r) = authorize(&req, &svc, Role::Viewer) {
+        return *r;
+    }
+    let page = match page_of(&query) {
+        Ok(p) => p,
+        Err(r) => return *r,
+    };
+    let reference = path.into_inner();
+    let lookup = reference.clone();
+    match svc.store.read(move |r| r.card(&lookup)).await {
+        Ok(Some(_)) => {}
+        Ok(None) => return not_found("card"),
+        Err(e) => return internal(e),
+    }
+    list(svc.store.read(move |r| r.tokens_of_card(&reference, page)).await, |t| TokenView::from(&t))
+}
+
+async fn list_tokens(req: HttpRequest, query: web::Query<PageQuery>, svc: web::Data<Services>) -> HttpResponse {
+    if let Err(r) = authorize(&req, &svc, Role::Viewer) {
+        return *r;
+    }
+    let page = match page_of(&query) {
+        Ok(p) => p,
+        Err(r) => return *r,
+    };
+    let by_original = query.original_token_reference_id.clone().filter(|s| !s.trim().is_empty());
+    let by_card = query.issuer_card_ref_id.clone().filter(|s| !s.trim().is_empty());
+    let result = svc
+        .store
+        .read(move |r| match (by_original, by_card) {
+            (Some(original), _) => r.tokens_by_original_reference(original.trim(), page),
+            (None, Some(card)) => r.tokens_of_card(card.trim(), page),
+            (None, None) => r.tokens(page),
+        })
+        .await;
+    list(result, |t| TokenView::from(&t))
+}
+
+async fn get_token(req: HttpRequest, path: web::Path<String>, svc: web::Data<Services>) -> HttpResponse {
+    if let Err(r) = authorize(&req, &svc, Role::Viewer) {
+        return *r;
+    }
+    let vcid = path.into_inner();
+    match svc.store.read(move |r| r.token(&vcid)).await {
+        Ok(Some(token)) => HttpResponse::Ok().json(TokenView::from(&token)),
+        Ok(None) => not_found("token"),
+        Err(e) => internal(e),
+    }
+}
+
+async fn token_transitions(req: HttpRequest, path: web::Path<String>, query: web::Query<PageQuery>, svc: web::Data<Services>) -> HttpResponse {
+    if let Err(r) = authorize(&req, &svc, Role::Viewer) {
+        return *r;
+    }
+    let page = match page_of(&query) {
+        Ok(p) => p,
+        Err(r) => return *r,
+    };
+    let vcid = path.into_inner();
+    let result = svc
+        .store
+        .read(move |r| match r.token(&vcid)? {
+            Some(_) => r.transitions(&vcid, page).map(Some),
+            None => Ok(None),
+        })
+        .await;
+    match result {
+        Ok(Some(page)) => HttpResponse::Ok().json(page),
+        Ok(None) => not_found("token"),
+        Err(e) => internal(e),
+    }
+}
+
+async fn get_enrollment(req: HttpRequest, path: web::Path<String>, svc: web::Data<Services>) -> HttpResponse {
+    if let Err(r) = authorize(&req, &svc, Role::Viewer) {
+        return *r;
+    }
+    let correlation_id = path.into_inner();
+    let result = svc
+        .store
+        .read(move |r| {
+            let Some(enrollment) = r.enrollment(&correlation_id)? else {
+                return Ok(None);
+            };
+            let mut decisions = Vec::with_capacity(enrollment.decision_ids.len());
+            for id in &enrollment.decision_ids {
+                if let Some(d) = r.decision(id)? {
+                    decisions.push(d);
+                }
+            }
+            Ok(Some(EnrollmentView::of(&enrollment, &decisions)))
+        })
+        .await;
+    match result {
+        Ok(Some(view)) => HttpResponse::Ok().json(view),
+        Ok(None) => not_found("enrollment"),
+        Err(e) => internal(e),
+    }
+}
+
+async fn list_decisions(req: HttpRequest, query: web::Query<PageQuery>, svc: web::Data<Services>) -> HttpResponse {
+    if let Err(r) = authorize(&req, &svc, Role::Viewer) {
+        return *r;
+    }
+    let page = match page_of(&query) {
+        Ok(p) => p,
+        Err(r) => return *r,
+    };
+    list(svc.store.read(move |r| r.decisions(page)).await, |d| DecisionView::from(&d))
+}
+
+async fn get_decision(req: HttpRequest, path: web::Path<String>, svc: web::Data<Services>) -> HttpResponse {
+    if let Err(r) = authorize(&req, &svc, Role::Viewer) {
+        return *r;
+    }
+    let id = path.into_inner();
+    match svc.store.read(move |r| r.decision(&id)).await {
+        Ok(Some(d)) => HttpResponse::Ok().json(DecisionView::from(&d)),
+        Ok(None) => not_found("decision"),
+        Err(e) => internal(e),
+    }
+}

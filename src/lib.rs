@@ -1,0 +1,18 @@
+//! tsh-issuer: the card issuer's backend for Thales TSH classic tokenization.
+//!
+//! Data flows one way: `http` (routes, headers, error shape) → `contract` (tolerant wire types) →
+//! `service` (use cases) → `domain` + `rules` (pure) → `store` (the only place that knows sled).
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod config;
+pub mod contract;
+pub mod crypto;
+pub mod domain;
+pub mod http;
+pub mod otp;
+pub mod rules;
+pub mod service;
+pub mod startup;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,81 @@
+//! Builds the step-up methods a card can complete end to end (contract §3.2 resolved): SMS to the
+//! card's phone, e-mail to its address. Ids are derived from the card reference and the contact
+//! under the issuer's key, so they are stable across calls and restarts and change if the contact
+//! changes, without storing the list.
+
+use crate::crypto::Fingerprinter;
+use crate::domain::card::{mask_email, mask_phone};
+use crate::domain::idv::StepUpContact;
+use crate::domain::{CardRecord, IdvMethod, IdvMethodType};
+
+fn method_id(fingerprints: &Fingerprinter, card: &CardRecord, kind: &str, target: &str) -> String {
+    let material = format!("{}|{kind}|{target}", card.issuer_card_ref_id);
+    let digest = fingerprints.fingerprint("idv-method", material.as_bytes());
+    format!("{kind}-{}", &digest[..12])
+}
+
+/// Every step-up method this card supports, in preference order (SMS first).
+pub fn contacts(fingerprints: &Fingerprinter, card: &CardRecord) -> Vec<StepUpContact> {
+    let mut out = Vec::with_capacity(2);
+    if let Some(phone) = &card.phone {
+        out.push(StepUpContact {
+            method: IdvMethod {
+                id: method_id(fingerprints, card, "sms", phone),
+                method_type: IdvMethodType::CellPhone,
+                value: mask_phone(phone),
+            },
+            target: phone.clone(),
+        });
+    }
+    if let Some(email) = &card.email {
+        out.push(StepUpContact {
+            method: IdvMethod {
+                id: method_id(fingerprints, card, "email", email),
+                method_type: IdvMethodType::Email,
+                value: mask_email(email),
+            },
+            target: email.clone(),
+        });
+    }
+    out
+}
+
+/// The methods to offer, restricted to the types a rule allows (None = no restriction).
+pub fn offered(
+    fingerprints: &Fingerprinter,
+    card: &CardRecord,
+    allowed_types: Option<&[String]>,
+) -> Vec<StepUpContact> {
+    contacts(fingerprints, card)
+        .into_iter()
+        .filter(|c| {
+            allowed_types.is_none_or(|allowed| {
+                allowed
+                    .iter()
+                    .any(|t| t.eq_ignore_ascii_case(c.method.method_type.as_str()))
+            })
+        })
+        .collect()
+}
+
+/// `getIDnVMethodList` (contract §3.6): the step-up methods re-offered after digitization.
+pub async fn method_list(
+    svc: &super::Services,
+    request: crate::contract::digitization::GetIdvMethodListRequest,
+) -> Result<crate::contract::digitization::GetIdvMethodListResponse, super::Refusal> {
+    let reference = super::check_id("issuerCardRefId", request.issuer_card_ref_id.as_deref(), 48, true)?
+        .unwrap_or_default()
+        .to_owned();
+    super::check_id("virtualCardId", request.virtual_card_id.as_deref(), 64, false)?;
+    let card = svc
+        .store
+        .read(move |r| r.card(&reference))
+        .await?
+        .ok_or(super::Refusal::UnknownCard)?;
+    Ok(crate::contract::digitization::GetIdvMethodListResponse {
+        idv_method_list: contacts(&svc.fingerprints, &card)
+            .into_iter()
+            .map(|c| c.method)
+            .collect(),
+    })
+}

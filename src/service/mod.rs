@@ -1,0 +1,128 @@
+//! Use cases behind the callbacks and the staff API. Each function takes already-parsed wire types,
+//! applies domain logic and the rules, writes through the [`Store`], and returns either a response
+//! value or a [`Refusal`] that the HTTP layer turns into the contract's error shape.
+
+pub mod card_data;
+pub mod cards;
+pub mod digitization;
+pub mod eligibility;
+pub mod error;
+pub mod facts;
+pub mod idv;
+pub mod lifecycle;
+pub mod otp;
+pub mod standin;
+
+use std::sync::{Arc, RwLock};
+
+pub use error::Refusal;
+
+use crate::config::Settings;
+use crate::crypto::{CvvVerifier, Fingerprinter, KeyRing};
+use crate::otp::OtpGateway;
+use crate::rules::RuleSet;
+use crate::store::Store;
+
+/// Everything a use case needs, shared by all workers.
+pub struct Services {
+    pub settings: Settings,
+    pub store: Store,
+    pub keys: KeyRing,
+    pub fingerprints: Fingerprinter,
+    pub cvv: CvvVerifier,
+    rules: RwLock<Arc<RuleSet>>,
+    pub otp_gateway: OtpGateway,
+}
+
+/// The per-call context taken from the headers.
+#[derive(Debug, Clone)]
+pub struct CallContext {
+    pub correlation_id: String,
+}
+
+impl Services {
+    pub fn new(
+        settings: Settings,
+        store: Store,
+        keys: KeyRing,
+        fingerprints: Fingerprinter,
+        cvv: CvvVerifier,
+        rules: RuleSet,
+        otp_gateway: OtpGateway,
+    ) -> Services {
+        Services {
+            settings,
+            store,
+            keys,
+            fingerprints,
+            cvv,
+            rules: RwLock::new(Arc::new(rules)),
+            otp_gateway,
+        }
+    }
+
+    /// The rule set in force now. A decision takes one snapshot and uses it throughout, so a
+    /// reload can never mix two versions within one decision.
+    pub fn rules(&self) -> Arc<RuleSet> {
+        match self.rules.read() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Swaps in a new rule set (reload).
+    pub fn replace_rules(&self, rules: RuleSet) {
+        let new = Arc::new(rules);
+        match self.rules.write() {
+            Ok(mut guard) => *guard = new,
+            Err(poisoned) => *poisoned.into_inner() = new,
+        }
+    }
+}
+
+/// Checks an identifier field: present when required, 1..=max characters, printable (no control
+/// characters: ids become store keys and log fields).
+pub(crate) fn check_id<'a>(
+    field: &str,
+    value: Option<&'a str>,
+    max_len: usize,
+    required: bool,
+) -> Result<Option<&'a str>, Refusal> {
+    let value = value.map(str::trim).filter(|v| !v.is_empty());
+    match value {
+        None if required => Err(Refusal::InvalidParameter(format!("{field} is required"))),
+        None => Ok(None),
+        Some(v) if v.chars().count() > max_len => Err(Refusal::InvalidParameter(format!(
+            "{field} must be at most {max_len} characters"
+        ))),
+        Some(v) if v.chars().any(char::is_control) => Err(Refusal::InvalidParameter(format!(
+            "{field} contains control characters"
+        ))),
+        Some(v) => Ok(Some(v)),
+    }
+}
+
+/// Fingerprints and masks an original token (token-for-token) for storage.
+pub(crate) fn original_token_record(
+    fingerprints: &Fingerprinter,
+    wire: &crate::contract::original_token::OriginalTokenWire,
+) -> Option<crate::domain::OriginalToken> {
+    if wire.is_empty() {
+        return None;
+    }
+    let token = wire.token.as_ref().and_then(|t| crate::domain::Pan::parse_token(t.expose()).ok());
+    let clip = |s: &Option<String>, max: usize| -> Option<String> {
+        s.as_ref()
+            .map(|v| v.chars().filter(|c| !c.is_control()).take(max).collect())
+    };
+    Some(crate::domain::OriginalToken {
+        token_fingerprint: token
+            .as_ref()
+            .map(|t| fingerprints.fingerprint("token", t.expose().as_bytes())),
+        token_masked: token.as_ref().map(|t| t.masked()),
+        token_last4: token.as_ref().map(|t| t.last4().to_owned()),
+        token_requestor_id: clip(&wire.requestor_id, 32),
+        token_reference_id: clip(&wire.reference_id, 64),
+        assurance_level: clip(&wire.assurance_level, 32),
+    })
+}

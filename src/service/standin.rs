@@ -1,0 +1,196 @@
+//! `notifyStandInProcess` (contract §3.5, resolved): the network decided without the issuer.
+//! Recorded as a decision `decided_by: network`, linked to the enrolment and (when named) the token.
+//! It never changes an existing token's state: lifecycle goes through `updateCardState`.
+
+use serde_json::Value;
+
+use super::card_data::open_card_info;
+use super::lifecycle::{message_fingerprint, CHANNEL_TSP};
+use super::{check_id, original_token_record, CallContext, Refusal, Services};
+use crate::contract::original_token;
+use crate::contract::standin::NotifyStandInRequest;
+use crate::domain::decision::{DecisionSummary, LevelOfTrust};
+use crate::domain::time::now_rfc3339;
+use crate::domain::token::transition_type;
+use crate::domain::{DecidedBy, DecisionRecord, Enrollment, TokenRecord, TokenState, Transition};
+
+/// What the stand-in notification did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StandInOutcome {
+    Recorded,
+    Duplicate,
+}
+
+pub async fn notify(
+    svc: &Services,
+    ctx: &CallContext,
+    request: NotifyStandInRequest,
+    body: &Value,
+) -> Result<StandInOutcome, Refusal> {
+    let reference = check_id("issuerCardRefId", request.issuer_card_ref_id.as_deref(), 48, false)?.map(str::to_owned);
+    let vcid = check_id("virtualCardId", request.virtual_card_id.as_deref(), 64, false)?.map(str::to_owned);
+    check_id("walletProviderId", request.wallet_provider_id.as_deref(), 64, false)?;
+    let decision_raw = check_id("levelOfTrust", request.decision_value(), 32, false)?.map(str::to_owned);
+
+    let card = match (request.ciphered_card_info.as_deref().filter(|c| !c.trim().is_empty()), reference) {
+        (Some(ciphered), _) => {
+            let info = open_card_info(&svc.keys, ciphered)?;
+            let fp = svc.fingerprints.fingerprint("pan", info.pan.expose().as_bytes());
+            drop(info);
+            svc.store.read(move |r| r.card_by_pan_fingerprint(&fp)).await?
+        }
+        (None, Some(reference)) => svc.store.read(move |r| r.card(&reference)).await?,
+        (None, None) => {
+            return Err(Refusal::InvalidParameter(
+                "issuerCardRefId or cipheredCardInfo is required".to_owned(),
+            ))
+        }
+    }
+    .ok_or(Refusal::UnknownCard)?;
+
+    let level = decision_raw
+        .as_deref()
+        .map(LevelOfTrust::from_network_value)
+        .unwrap_or(LevelOfTrust::Unknown);
+    let original = original_token_record(&svc.fingerprints, &original_token::extract(body));
+    let capture_method = request.capture_method();
+    let dedupe = message_fingerprint(
+        svc,
+        "standin",
+        &[vcid.as_deref().unwrap_or(""), &ctx.correlation_id],
+        body,
+    );
+    let reason = request
+        .reason
+        .clone()
+        .map(|r| r.chars().filter(|c| !c.is_control()).take(256).collect::<String>())
+        .unwrap_or_else(|| "network stand-in decision".to_owned());
+    let template = DecisionRecord {
+        decision_id: String::new(),
+        correlation_id: ctx.correlation_id.clone(),
+        issuer_card_ref_id: Some(card.issuer_card_ref_id.clone()),
+        virtual_card_id: vcid.clone(),
+        level_of_trust: level,
+        decided_by: DecidedBy::Network,
+        reason,
+        decided_by_rule: None,
+        rules: Vec::new(),
+        rules_version: None,
+        facts: crate::rules::Facts::new(),
+        idv_methods: Vec::new(),
+        capture_method: capture_method.clone(),
+        token_for_token: capture_method.as_deref() == Some("TOKEN"),
+        original_token: original.clone(),
+        network_decision: decision_raw.clone(),
+        created_time: String::new(),
+    };
+    let wallet = request.wallet_provider_id.clone();
+    let requestor = request.token_requestor.as_ref().map(|r| r.to_domain());
+    let card_ref = card.issuer_card_ref_id.clone();
+
+    let outcome = svc
+        .store
+        .write(move |tx| {
+            let now = now_rfc3339();
+            if tx.mark_seen(&dedupe, &now)? {
+                return Ok(StandInOutcome::Duplicate);
+            }
+            let mut decision = template.clone();
+            decision.decision_id = format!("{:016x}", tx.next_id()?);
+            decision.created_time.clone_from(&now);
+            tx.put_decision(&decision)?;
+
+            let mut enrollment = tx
+                .enrollment(&decision.correlation_id)?
+                .unwrap_or_else(|| Enrollment::new(&decision.correlation_id, &now));
+            if enrollment.issuer_card_ref_id.is_none() {
+                enrollment.issuer_card_ref_id = Some(card_ref.clone());
+            }
+            if enrollment.capture_method.is_none() {
+                enrollment.capture_method.clone_from(&capture_method);
+                enrollment.token_for_token = capture_method.as_deref() == Some("TOKEN");
+            }
+            if enrollment.wallet_provider_id.is_none() {
+                enrollment.wallet_provider_id.clone_from(&wallet);
+            }
+            if enrollment.token_requestor.is_none() {
+                enrollment.token_requestor.clone_from(&requestor);
+            }
+            if let Some(original) = &original {
+                enrollment.original_token = Some(match enrollment.original_token.take() {
+                    Some(existing) => existing.merged_with(original),
+                    None => original.clone(),
+                });
+            }
+            Enrollment::push_bounded(&mut enrollment.decision_ids, decision.decision_id.clone());
+
+            if let Some(vcid) = &vcid {
+                let summary = DecisionSummary::from(&decision);
+                let token = match tx.token(vcid)? {
+                    Some(mut token) => {
+                        // The network's decision is attached; the state is left alone.
+                        token.decision = Some(summary);
+                        if let Some(original) = &original {
+                            token.original_token = Some(match token.original_token.take() {
+                                Some(existing) => existing.merged_with(original),
+                                None => original.clone(),
+                            });
+                        }
+                        token.last_modified_time.clone_from(&now);
+                        token
+                    }
+                    None => {
+                        let state = if level == LevelOfTrust::Red {
+                            TokenState::RequestDeclined
+                        } else {
+                            TokenState::Requested
+                        };
+                        tx.append_transition(&Transition {
+                            virtual_card_id: vcid.clone(),
+                            from_state: None,
+                            state,
+                            transition_type: transition_type(None, state).to_owned(),
+                            action: "STAND_IN".to_owned(),
+                            channel: CHANNEL_TSP.to_owned(),
+                            source: Some("NETWORK".to_owned()),
+                            reason_code: None,
+                            reason: Some(decision.reason.clone()),
+                            correlation_id: decision.correlation_id.clone(),
+                            created_time: now.clone(),
+                        })?;
+                        TokenRecord {
+                            virtual_card_id: vcid.clone(),
+                            issuer_card_ref_id: card_ref.clone(),
+                            state,
+                            wallet_provider_id: wallet.clone(),
+                            token_requestor: requestor.clone(),
+                            capture_method: enrollment.capture_method.clone(),
+                            token_storage_id: None,
+                            wallet_card_ref_id: None,
+                            wallet_virtual_card_id: None,
+                            is_primary: None,
+                            device_binding_reference: None,
+                            token_number: None,
+                            correlation_id: Some(decision.correlation_id.clone()),
+                            decision: Some(summary),
+                            original_token: enrollment.original_token.clone(),
+                            last_error: None,
+                            activated_time: None,
+                            created_time: now.clone(),
+                            last_modified_time: now.clone(),
+                        }
+                    }
+                };
+                tx.put_token(&token)?;
+                if !enrollment.virtual_card_ids.contains(vcid) {
+                    Enrollment::push_bounded(&mut enrollment.virtual_card_ids, vcid.clone());
+                }
+            }
+            enrollment.last_modified_time.clone_from(&now);
+            tx.put_enrollment(&enrollment)?;
+            Ok(StandInOutcome::Recorded)
+        })
+        .await?;
+    tracing::info!(level_of_trust = level.as_str(), duplicate = (outcome == StandInOutcome::Duplicate), "stand-in recorded");
+    Ok(outcome)
+}

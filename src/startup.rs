@@ -1,0 +1,147 @@
+//! Builds the application from settings: opens the store, loads keys and rules, imports the seed
+//! cards, binds the listener (port 0 in tests) and returns an [`Application`] that can report its
+//! port and run until stopped. Shared by `main` and the integration tests.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::{web, App, HttpServer};
+
+use crate::config::Settings;
+use crate::crypto::{CvvVerifier, Fingerprinter, KeyRing};
+use crate::otp::OtpGateway;
+use crate::rules::RuleSet;
+use crate::service::{cards, Services};
+use crate::store::Store;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("invalid configuration: {key}: {message}")]
+    Config { key: &'static str, message: String },
+    #[error("cannot open the store: {0}")]
+    Store(#[from] crate::store::StoreError),
+    #[error("cannot import the seed cards: {0}")]
+    Cards(#[from] cards::ImportError),
+    #[error("cannot listen on {addr}: {reason}")]
+    Bind { addr: String, reason: String },
+}
+
+fn config_error(key: &'static str, message: impl ToString) -> StartupError {
+    StartupError::Config {
+        key,
+        message: message.to_string(),
+    }
+}
+
+/// Loads and compiles a rules file; the version is the SHA-256 of its content.
+pub fn load_rules(path: &std::path::Path) -> Result<RuleSet, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, text.as_bytes());
+    let version = hex::encode(digest.as_ref());
+    RuleSet::from_toml_str(&text, version).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// The shared services, built from settings (no listener). Used by `serve` and tests.
+pub fn build_services(settings: Settings) -> Result<Services, StartupError> {
+    let keys = KeyRing::load_dir(&settings.crypto.key_dir).map_err(|e| config_error("crypto.key_dir", e))?;
+    let fingerprints =
+        Fingerprinter::new(&settings.crypto.fingerprint_key).map_err(|e| config_error("crypto.fingerprint_key", e))?;
+    let cvv = CvvVerifier::from_hex(&settings.crypto.cvk_a, &settings.crypto.cvk_b)
+        .map_err(|e| config_error("crypto.cvk_a", e))?;
+    let rules = load_rules(&settings.rules.file).map_err(|e| config_error("rules.file", e))?;
+    let otp_gateway = OtpGateway::new(&settings.otp.webhook_url, settings.otp.timeout_ms)
+        .map_err(|e| config_error("otp.webhook_url", e))?;
+    if let Some(parent) = settings.store.path.parent() {
+        if !parent.as_os_str().is_empty() {
+            std::fs::create_dir_all(parent).map_err(|e| config_error("store.path", e))?;
+        }
+    }
+    let store = Store::open_sled(&settings.store.path)?;
+    if let Some(seed) = &settings.cards.seed_file {
+        let report = cards::import_file(&store, &fingerprints, seed)?;
+        tracing::info!(
+            file = %seed.display(),
+            created = report.created,
+            updated = report.updated,
+            unchanged = report.unchanged,
+            "seed cards loaded"
+        );
+    }
+    tracing::info!(
+        keys = keys.len(),
+        rules = rules.len(),
+        rules_version = %rules.version(),
+        environment = %settings.environment,
+        "service configured"
+    );
+    Ok(Services::new(settings, store, keys, fingerprints, cvv, rules, otp_gateway))
+}
+
+/// A bound, ready-to-run service.
+pub struct Application {
+    port: u16,
+    server: Server,
+    services: web::Data<Services>,
+}
+
+impl Application {
+    pub fn build(settings: Settings) -> Result<Application, StartupError> {
+        if settings.server.tls.is_some() {
+            return Err(config_error(
+                "server.tls.cert",
+                "TLS termination is not built into this version yet; run behind a TLS-terminating proxy or leave server.tls.cert empty",
+            ));
+        }
+        let addr = settings.server.bind_addr;
+        let workers = settings.server.workers;
+        let services = web::Data::from(Arc::new(build_services(settings)?));
+        let listener = TcpListener::bind(addr).map_err(|e| StartupError::Bind {
+            addr: addr.to_string(),
+            reason: e.to_string(),
+        })?;
+        let port = listener.local_addr().map(|a| a.port()).unwrap_or(addr.port());
+        let data = services.clone();
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .wrap(actix_web::middleware::NormalizePath::new(
+                    actix_web::middleware::TrailingSlash::Trim,
+                ))
+                .configure(|cfg| crate::http::configure(cfg, data.clone()))
+        })
+        .client_request_timeout(std::time::Duration::from_secs(10))
+        .shutdown_timeout(10)
+        .listen(listener)
+        .map_err(|e| StartupError::Bind {
+            addr: addr.to_string(),
+            reason: e.to_string(),
+        })?;
+        if let Some(n) = workers {
+            server = server.workers(n);
+        }
+        let local = std::net::SocketAddr::new(addr.ip(), port);
+        tracing::info!(address = %format!("http://{local}"), "listening");
+        Ok(Application {
+            port,
+            server: server.run(),
+            services,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn services(&self) -> web::Data<Services> {
+        self.services.clone()
+    }
+
+    /// Runs until a shutdown signal, then flushes the store.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let result = self.server.await;
+        if let Err(e) = self.services.store.flush_blocking() {
+            tracing::error!(error = %e, "final store flush failed");
+        }
+        result
+    }
+}

@@ -1,0 +1,301 @@
+//! Storage boundary. Handlers and services see [`Store`] and the [`Tx`] trait only; sled lives in
+//! `sled_backend` and nowhere else, so another backend (e.g. a distributed SQL engine) is a new
+//! `Backend` variant plus a `Tx` implementation, with no change above this module.
+//!
+//! Writes run as one atomic transaction off the async workers, then wait for a group-committed
+//! flush: when `Store::write` returns Ok, the state is on disk. That is what lets a handler answer
+//! 200 ("acknowledged means durable").
+
+mod group_commit;
+mod sled_backend;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::domain::{
+    CardRecord, DecisionRecord, Enrollment, TokenRecord, Transition,
+};
+pub use group_commit::GroupCommit;
+pub use sled_backend::SledBackend;
+
+/// The schema this build reads and writes; stored under `meta/schema_version`.
+pub const SCHEMA_VERSION: u64 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store I/O error: {0}")]
+    Io(String),
+    #[error("the store at {0} is in use by another process (is the service running?)")]
+    Locked(String),
+    #[error("stored record could not be decoded: {0}")]
+    Codec(String),
+    #[error("store schema version {found} is not supported by this build (expects {expected})")]
+    Schema { found: u64, expected: u64 },
+    #[error("transaction aborted: {0}")]
+    Aborted(String),
+    #[error("background task failed: {0}")]
+    Join(String),
+}
+
+/// An error inside a transaction body: a backend conflict (propagated so the backend can retry),
+/// a record that would not encode/decode, or an explicit abort that rolls everything back.
+#[derive(Debug)]
+pub struct TxError(TxErrorKind);
+
+#[derive(Debug)]
+enum TxErrorKind {
+    Sled(sled::transaction::UnabortableTransactionError),
+    Codec(String),
+    Abort(String),
+}
+
+impl TxError {
+    /// Rolls the transaction back; `Store::write` returns `StoreError::Aborted(reason)`.
+    pub fn abort(reason: impl Into<String>) -> TxError {
+        TxError(TxErrorKind::Abort(reason.into()))
+    }
+
+    fn codec(reason: impl Into<String>) -> TxError {
+        TxError(TxErrorKind::Codec(reason.into()))
+    }
+}
+
+/// Typed operations available inside one atomic write. Index maintenance (tokens by card, by
+/// original token) is the backend's job, done in `put_token`.
+pub trait Tx {
+    fn card(&self, issuer_card_ref_id: &str) -> Result<Option<CardRecord>, TxError>;
+    fn card_ref_by_pan_fingerprint(&self, fingerprint: &str) -> Result<Option<String>, TxError>;
+    fn put_card(&self, card: &CardRecord) -> Result<(), TxError>;
+    fn enrollment(&self, correlation_id: &str) -> Result<Option<Enrollment>, TxError>;
+    fn put_enrollment(&self, enrollment: &Enrollment) -> Result<(), TxError>;
+    /// Allocates a monotonic id (decision ids, transition sequence numbers).
+    fn next_id(&self) -> Result<u64, TxError>;
+    fn put_decision(&self, decision: &DecisionRecord) -> Result<(), TxError>;
+    fn decision(&self, decision_id: &str) -> Result<Option<DecisionRecord>, TxError>;
+    fn token(&self, virtual_card_id: &str) -> Result<Option<TokenRecord>, TxError>;
+    fn put_token(&self, token: &TokenRecord) -> Result<(), TxError>;
+    fn append_transition(&self, transition: &Transition) -> Result<(), TxError>;
+    /// Marks a message fingerprint as seen; returns true if it had been seen before.
+    fn mark_seen(&self, fingerprint: &str, at: &str) -> Result<bool, TxError>;
+    /// Unix times of recent OTP sends for a card (bounded list).
+    fn otp_send_times(&self, issuer_card_ref_id: &str) -> Result<Vec<u64>, TxError>;
+    fn put_otp_send_times(&self, issuer_card_ref_id: &str, times: &[u64]) -> Result<(), TxError>;
+}
+
+/// Pagination request: zero-based `start_index`, at most `count` items.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    pub start_index: usize,
+    pub count: usize,
+}
+
+impl Page {
+    pub const MAX_COUNT: usize = 500;
+
+    pub fn new(start_index: usize, count: usize) -> Page {
+        Page {
+            start_index,
+            count: count.clamp(1, Self::MAX_COUNT),
+        }
+    }
+}
+
+/// A page of results in Marqeta's list shape.
+#[derive(Debug, Clone, Serialize)]
+pub struct Paged<T> {
+    pub count: usize,
+    pub start_index: usize,
+    pub end_index: usize,
+    pub is_more: bool,
+    pub data: Vec<T>,
+}
+
+impl<T> Paged<T> {
+    /// Builds a page from an iterator over all items (in display order).
+    pub fn from_iter<I: Iterator<Item = Result<T, StoreError>>>(
+        items: I,
+        page: Page,
+    ) -> Result<Paged<T>, StoreError> {
+        let mut data = Vec::with_capacity(page.count.min(64));
+        let mut is_more = false;
+        for item in items.skip(page.start_index) {
+            if data.len() == page.count {
+                is_more = true;
+                break;
+            }
+            data.push(item?);
+        }
+        let end_index = (page.start_index + data.len()).saturating_sub(1);
+        Ok(Paged {
+            count: data.len(),
+            start_index: page.start_index,
+            end_index: if data.is_empty() { page.start_index } else { end_index },
+            is_more,
+            data,
+        })
+    }
+
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Paged<U> {
+        Paged {
+            count: self.count,
+            start_index: self.start_index,
+            end_index: self.end_index,
+            is_more: self.is_more,
+            data: self.data.into_iter().map(f).collect(),
+        }
+    }
+}
+
+/// Which engine holds the data. One variant today.
+enum Backend {
+    Sled(SledBackend),
+}
+
+/// The store handle shared by the service (cheap to clone).
+#[derive(Clone)]
+pub struct Store {
+    backend: Arc<Backend>,
+    commit: GroupCommit,
+}
+
+impl Store {
+    /// Opens (or creates) the embedded sled store at `path`.
+    pub fn open_sled(path: &Path) -> Result<Store, StoreError> {
+        let sled = SledBackend::open(path)?;
+        let flusher = sled.flusher();
+        Ok(Store {
+            backend: Arc::new(Backend::Sled(sled)),
+            commit: GroupCommit::start(flusher),
+        })
+    }
+
+    fn sled(&self) -> &SledBackend {
+        match self.backend.as_ref() {
+            Backend::Sled(s) => s,
+        }
+    }
+
+    /// Runs `body` as one atomic transaction (blocking; use [`Store::write`] from async code).
+    /// The body may run more than once on conflicts, so it must have no side effects.
+    pub fn transact_blocking<R, F>(&self, body: F) -> Result<R, StoreError>
+    where
+        F: Fn(&dyn Tx) -> Result<R, TxError>,
+    {
+        self.sled().transact(body)
+    }
+
+    /// Runs `body` atomically off the async workers, then waits until it is flushed to disk.
+    pub async fn write<R, F>(&self, body: F) -> Result<R, StoreError>
+    where
+        F: Fn(&dyn Tx) -> Result<R, TxError> + Send + 'static,
+        R: Send + 'static,
+    {
+        let this = self.clone();
+        let result = tokio::task::spawn_blocking(move || this.transact_blocking(body))
+            .await
+            .map_err(|e| StoreError::Join(e.to_string()))??;
+        self.commit.flush().await?;
+        Ok(result)
+    }
+
+    /// Flushes synchronously (CLI tools, shutdown).
+    pub fn flush_blocking(&self) -> Result<(), StoreError> {
+        self.sled().flush()
+    }
+
+    /// Runs a read-only closure against the backend off the async workers.
+    pub async fn read<R, F>(&self, body: F) -> Result<R, StoreError>
+    where
+        F: FnOnce(&StoreReader<'_>) -> Result<R, StoreError> + Send + 'static,
+        R: Send + 'static,
+    {
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let reader = StoreReader { store: &this };
+            body(&reader)
+        })
+        .await
+        .map_err(|e| StoreError::Join(e.to_string()))?
+    }
+
+    /// Blocking reader for CLI tools and tests.
+    pub fn reader(&self) -> StoreReader<'_> {
+        StoreReader { store: self }
+    }
+
+    /// True when the store answers a read.
+    pub fn is_healthy(&self) -> bool {
+        self.sled().is_healthy()
+    }
+}
+
+/// Read-only queries (outside transactions, consistent per call).
+pub struct StoreReader<'a> {
+    store: &'a Store,
+}
+
+impl StoreReader<'_> {
+    fn sled(&self) -> &SledBackend {
+        self.store.sled()
+    }
+
+    pub fn card(&self, issuer_card_ref_id: &str) -> Result<Option<CardRecord>, StoreError> {
+        self.sled().card(issuer_card_ref_id)
+    }
+
+    pub fn card_by_pan_fingerprint(&self, fingerprint: &str) -> Result<Option<CardRecord>, StoreError> {
+        self.sled().card_by_pan_fingerprint(fingerprint)
+    }
+
+    pub fn enrollment(&self, correlation_id: &str) -> Result<Option<Enrollment>, StoreError> {
+        self.sled().enrollment(correlation_id)
+    }
+
+    pub fn decision(&self, decision_id: &str) -> Result<Option<DecisionRecord>, StoreError> {
+        self.sled().decision(decision_id)
+    }
+
+    /// Decisions, newest first.
+    pub fn decisions(&self, page: Page) -> Result<Paged<DecisionRecord>, StoreError> {
+        Paged::from_iter(self.sled().decisions_newest_first(), page)
+    }
+
+    pub fn token(&self, virtual_card_id: &str) -> Result<Option<TokenRecord>, StoreError> {
+        self.sled().token(virtual_card_id)
+    }
+
+    pub fn tokens(&self, page: Page) -> Result<Paged<TokenRecord>, StoreError> {
+        Paged::from_iter(self.sled().all_tokens(), page)
+    }
+
+    pub fn tokens_of_card(&self, issuer_card_ref_id: &str, page: Page) -> Result<Paged<TokenRecord>, StoreError> {
+        Paged::from_iter(self.sled().tokens_by_index(sled_backend::Index::Card, issuer_card_ref_id), page)
+    }
+
+    /// Token-for-token lineage: COF tokens created from the original token with this reference id.
+    pub fn tokens_by_original_reference(&self, reference_id: &str, page: Page) -> Result<Paged<TokenRecord>, StoreError> {
+        Paged::from_iter(
+            self.sled().tokens_by_index(sled_backend::Index::OriginalReference, reference_id),
+            page,
+        )
+    }
+
+    /// Token-for-token lineage by the original token's fingerprint.
+    pub fn tokens_by_original_fingerprint(&self, fingerprint: &str, page: Page) -> Result<Paged<TokenRecord>, StoreError> {
+        Paged::from_iter(
+            self.sled().tokens_by_index(sled_backend::Index::OriginalFingerprint, fingerprint),
+            page,
+        )
+    }
+
+    /// Transitions of one token, oldest first.
+    pub fn transitions(&self, virtual_card_id: &str, page: Page) -> Result<Paged<Transition>, StoreError> {
+        Paged::from_iter(self.sled().transitions(virtual_card_id), page)
+    }
+
+    pub fn card_count(&self) -> usize {
+        self.sled().card_count()
+    }
+}

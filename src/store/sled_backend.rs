@@ -1,0 +1,396 @@
+//! The sled backend: one tree per entity (named `<key>_<value>`), JSON records, multi-tree writes
+//! in one sled transaction, and a schema version under `meta`. The only file that knows sled.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use sled::transaction::{
+    ConflictableTransactionError, TransactionError, TransactionalTree, UnabortableTransactionError,
+};
+use sled::{Db, Transactional, Tree};
+
+use super::{StoreError, Tx, TxError, TxErrorKind, SCHEMA_VERSION};
+use crate::domain::{CardRecord, DecisionRecord, Enrollment, TokenRecord, Transition};
+
+/// Tree names, in the order of the transaction's tree list.
+const TREES: [&str; 12] = [
+    "issuercardrefid_card",
+    "panfingerprint_issuercardrefid",
+    "correlationid_enrollment",
+    "decisionid_decision",
+    "virtualcardid_token",
+    "issuercardrefid_virtualcardid",
+    "originaltokenreferenceid_virtualcardid",
+    "originaltokenfingerprint_virtualcardid",
+    "virtualcardid_transition",
+    "messagefingerprint_receivedtime",
+    "issuercardrefid_otpsendtimes",
+    "meta",
+];
+const CARDS: usize = 0;
+const PAN_INDEX: usize = 1;
+const ENROLLMENTS: usize = 2;
+const DECISIONS: usize = 3;
+const TOKENS: usize = 4;
+const TOKENS_BY_CARD: usize = 5;
+const TOKENS_BY_ORIGINAL_REF: usize = 6;
+const TOKENS_BY_ORIGINAL_FP: usize = 7;
+const TRANSITIONS: usize = 8;
+const SEEN: usize = 9;
+const OTP_TIMES: usize = 10;
+const META: usize = 11;
+
+/// Secondary indexes from some key to virtual card ids.
+#[derive(Debug, Clone, Copy)]
+pub enum Index {
+    Card,
+    OriginalReference,
+    OriginalFingerprint,
+}
+
+impl Index {
+    fn tree(self) -> usize {
+        match self {
+            Index::Card => TOKENS_BY_CARD,
+            Index::OriginalReference => TOKENS_BY_ORIGINAL_REF,
+            Index::OriginalFingerprint => TOKENS_BY_ORIGINAL_FP,
+        }
+    }
+}
+
+pub struct SledBackend {
+    db: Db,
+    trees: Vec<Tree>,
+}
+
+fn io(e: sled::Error) -> StoreError {
+    StoreError::Io(e.to_string())
+}
+
+fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, TxError> {
+    serde_json::to_vec(value).map_err(|e| TxError::codec(e.to_string()))
+}
+
+fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Codec(e.to_string()))
+}
+
+fn decode_tx<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, TxError> {
+    serde_json::from_slice(bytes).map_err(|e| TxError::codec(e.to_string()))
+}
+
+/// `a \0 b`: ids never contain NUL (the contract layer refuses control characters in ids).
+fn pair_key(a: &str, b: &[u8]) -> Vec<u8> {
+    let mut key = Vec::with_capacity(a.len() + 1 + b.len());
+    key.extend_from_slice(a.as_bytes());
+    key.push(0);
+    key.extend_from_slice(b);
+    key
+}
+
+fn prefix_key(a: &str) -> Vec<u8> {
+    pair_key(a, b"")
+}
+
+/// Decision ids are 16 hex digits of a monotonic u64, so string order is time order.
+pub fn decision_key(decision_id: &str) -> Option<[u8; 8]> {
+    u64::from_str_radix(decision_id, 16)
+        .ok()
+        .filter(|_| decision_id.len() == 16)
+        .map(u64::to_be_bytes)
+}
+
+impl From<UnabortableTransactionError> for TxError {
+    fn from(e: UnabortableTransactionError) -> Self {
+        TxError(TxErrorKind::Sled(e))
+    }
+}
+
+impl SledBackend {
+    pub fn open(path: &Path) -> Result<SledBackend, StoreError> {
+        let db = sled::Config::new()
+            .path(path)
+            .mode(sled::Mode::HighThroughput)
+            .open()
+            .map_err(|e| match &e {
+                sled::Error::Io(io_err) if io_err.kind() == std::io::ErrorKind::WouldBlock => {
+                    StoreError::Locked(path.display().to_string())
+                }
+                sled::Error::Io(io_err) if io_err.to_string().contains("lock") => {
+                    StoreError::Locked(path.display().to_string())
+                }
+                _ => io(e),
+            })?;
+        let trees = TREES
+            .iter()
+            .map(|name| db.open_tree(name))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(io)?;
+        let backend = SledBackend { db, trees };
+        backend.check_schema()?;
+        Ok(backend)
+    }
+
+    fn check_schema(&self) -> Result<(), StoreError> {
+        let meta = &self.trees[META];
+        match meta.get(b"schema_version").map_err(io)? {
+            Some(bytes) => {
+                let found: u64 = decode(&bytes)?;
+                if found != SCHEMA_VERSION {
+                    return Err(StoreError::Schema {
+                        found,
+                        expected: SCHEMA_VERSION,
+                    });
+                }
+            }
+            None => {
+                let bytes = serde_json::to_vec(&SCHEMA_VERSION)
+                    .map_err(|e| StoreError::Codec(e.to_string()))?;
+                meta.insert(b"schema_version", bytes).map_err(io)?;
+                self.db.flush().map_err(io)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A flush function for the group-commit thread.
+    pub fn flusher(&self) -> Arc<dyn Fn() -> Result<(), StoreError> + Send + Sync> {
+        let db = self.db.clone();
+        Arc::new(move || db.flush().map(|_| ()).map_err(io))
+    }
+
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush().map(|_| ()).map_err(io)
+    }
+
+    pub fn is_healthy(&self) -> bool {
+        self.trees[META].get(b"schema_version").is_ok()
+    }
+
+    pub fn transact<R, F>(&self, body: F) -> Result<R, StoreError>
+    where
+        F: Fn(&dyn Tx) -> Result<R, TxError>,
+    {
+        let result = self.trees.as_slice().transaction(|view| {
+            let tx = SledTx { trees: view };
+            body(&tx).map_err(|TxError(kind)| match kind {
+                TxErrorKind::Sled(e) => ConflictableTransactionError::from(e),
+                TxErrorKind::Codec(reason) => ConflictableTransactionError::Abort(reason),
+                TxErrorKind::Abort(reason) => ConflictableTransactionError::Abort(reason),
+            })
+        });
+        match result {
+            Ok(value) => Ok(value),
+            Err(TransactionError::Abort(reason)) => Err(StoreError::Aborted(reason)),
+            Err(TransactionError::Storage(e)) => Err(io(e)),
+        }
+    }
+
+    fn get<T: DeserializeOwned>(&self, tree: usize, key: &[u8]) -> Result<Option<T>, StoreError> {
+        match self.trees[tree].get(key).map_err(io)? {
+            Some(bytes) => Ok(Some(decode(&bytes)?)),
+            None => Ok(None),
+        }
+    }
+
+    pub fn card(&self, issuer_card_ref_id: &str) -> Result<Option<CardRecord>, StoreError> {
+        self.get(CARDS, issuer_card_ref_id.as_bytes())
+    }
+
+    pub fn card_by_pan_fingerprint(&self, fingerprint: &str) -> Result<Option<CardRecord>, StoreError> {
+        match self.trees[PAN_INDEX].get(fingerprint.as_bytes()).map_err(io)? {
+            Some(reference) => {
+                let reference = String::from_utf8_lossy(&reference).into_owned();
+                self.card(&reference)
+            }
+            None => Ok(None),
+        }
+    }
+
+    pub fn card_count(&self) -> usize {
+        self.trees[CARDS].len()
+    }
+
+    pub fn enrollment(&self, correlation_id: &str) -> Result<Option<Enrollment>, StoreError> {
+        self.get(ENROLLMENTS, correlation_id.as_bytes())
+    }
+
+    pub fn decision(&self, decision_id: &str) -> Result<Option<DecisionRecord>, StoreError> {
+        match decision_key(decision_id) {
+            Some(key) => self.get(DECISIONS, &key),
+            None => Ok(None),
+        }
+    }
+
+    pub fn decisions_newest_first(&self) -> impl Iterator<Item = Result<DecisionRecord, StoreError>> {
+        self.trees[DECISIONS].iter().rev().map(|entry| {
+            let (_, bytes) = entry.map_err(io)?;
+            decode(&bytes)
+        })
+    }
+
+    pub fn token(&self, virtual_card_id: &str) -> Result<Option<TokenRecord>, StoreError> {
+        self.get(TOKENS, virtual_card_id.as_bytes())
+    }
+
+    pub fn all_tokens(&self) -> impl Iterator<Item = Result<TokenRecord, StoreError>> {
+        self.trees[TOKENS].iter().map(|entry| {
+            let (_, bytes) = entry.map_err(io)?;
+            decode(&bytes)
+        })
+    }
+
+    pub fn tokens_by_index<'a>(
+        &'a self,
+        index: Index,
+        key: &str,
+    ) -> impl Iterator<Item = Result<TokenRecord, StoreError>> + 'a {
+        let prefix = prefix_key(key);
+        let prefix_len = prefix.len();
+        self.trees[index.tree()]
+            .scan_prefix(prefix)
+            .filter_map(move |entry| {
+                let (k, _) = match entry {
+                    Ok(kv) => kv,
+                    Err(e) => return Some(Err(io(e))),
+                };
+                let vcid = String::from_utf8_lossy(&k[prefix_len..]).into_owned();
+                // An index entry whose token vanished is skipped, not an error.
+                self.token(&vcid).transpose()
+            })
+    }
+
+    pub fn transitions<'a>(
+        &'a self,
+        virtual_card_id: &str,
+    ) -> impl Iterator<Item = Result<Transition, StoreError>> + 'a {
+        self.trees[TRANSITIONS]
+            .scan_prefix(prefix_key(virtual_card_id))
+            .map(|entry| {
+                let (_, bytes) = entry.map_err(io)?;
+                decode(&bytes)
+            })
+    }
+}
+
+struct SledTx<'a> {
+    trees: &'a [TransactionalTree],
+}
+
+impl SledTx<'_> {
+    fn get<T: DeserializeOwned>(&self, tree: usize, key: &[u8]) -> Result<Option<T>, TxError> {
+        match self.trees[tree].get(key)? {
+            Some(bytes) => Ok(Some(decode_tx(&bytes)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn put<T: Serialize>(&self, tree: usize, key: &[u8], value: &T) -> Result<(), TxError> {
+        self.trees[tree].insert(key, encode(value)?)?;
+        Ok(())
+    }
+}
+
+impl Tx for SledTx<'_> {
+    fn card(&self, issuer_card_ref_id: &str) -> Result<Option<CardRecord>, TxError> {
+        self.get(CARDS, issuer_card_ref_id.as_bytes())
+    }
+
+    fn card_ref_by_pan_fingerprint(&self, fingerprint: &str) -> Result<Option<String>, TxError> {
+        Ok(self.trees[PAN_INDEX]
+            .get(fingerprint.as_bytes())?
+            .map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
+    fn put_card(&self, card: &CardRecord) -> Result<(), TxError> {
+        self.put(CARDS, card.issuer_card_ref_id.as_bytes(), card)?;
+        self.trees[PAN_INDEX].insert(
+            card.pan_fingerprint.as_bytes(),
+            card.issuer_card_ref_id.as_bytes(),
+        )?;
+        Ok(())
+    }
+
+    fn enrollment(&self, correlation_id: &str) -> Result<Option<Enrollment>, TxError> {
+        self.get(ENROLLMENTS, correlation_id.as_bytes())
+    }
+
+    fn put_enrollment(&self, enrollment: &Enrollment) -> Result<(), TxError> {
+        self.put(ENROLLMENTS, enrollment.correlation_id.as_bytes(), enrollment)
+    }
+
+    fn next_id(&self) -> Result<u64, TxError> {
+        self.trees[META]
+            .generate_id()
+            .map_err(|e| TxError::from(UnabortableTransactionError::Storage(e)))
+    }
+
+    fn put_decision(&self, decision: &DecisionRecord) -> Result<(), TxError> {
+        let key = decision_key(&decision.decision_id)
+            .ok_or_else(|| TxError::abort("decision id must be 16 hex digits"))?;
+        self.put(DECISIONS, &key, decision)
+    }
+
+    fn decision(&self, decision_id: &str) -> Result<Option<DecisionRecord>, TxError> {
+        match decision_key(decision_id) {
+            Some(key) => self.get(DECISIONS, &key),
+            None => Ok(None),
+        }
+    }
+
+    fn token(&self, virtual_card_id: &str) -> Result<Option<TokenRecord>, TxError> {
+        self.get(TOKENS, virtual_card_id.as_bytes())
+    }
+
+    fn put_token(&self, token: &TokenRecord) -> Result<(), TxError> {
+        let vcid = token.virtual_card_id.as_bytes();
+        let previous: Option<TokenRecord> = self.get(TOKENS, vcid)?;
+        let index_keys = |t: &TokenRecord| -> Vec<(usize, Vec<u8>)> {
+            let mut keys = vec![(TOKENS_BY_CARD, pair_key(&t.issuer_card_ref_id, vcid))];
+            if let Some(original) = &t.original_token {
+                if let Some(reference) = &original.token_reference_id {
+                    keys.push((TOKENS_BY_ORIGINAL_REF, pair_key(reference, vcid)));
+                }
+                if let Some(fp) = &original.token_fingerprint {
+                    keys.push((TOKENS_BY_ORIGINAL_FP, pair_key(fp, vcid)));
+                }
+            }
+            keys
+        };
+        let new_keys = index_keys(token);
+        if let Some(previous) = &previous {
+            for stale in index_keys(previous) {
+                if !new_keys.contains(&stale) {
+                    self.trees[stale.0].remove(stale.1)?;
+                }
+            }
+        }
+        for (tree, key) in new_keys {
+            self.trees[tree].insert(key, &[] as &[u8])?;
+        }
+        self.put(TOKENS, vcid, token)
+    }
+
+    fn append_transition(&self, transition: &Transition) -> Result<(), TxError> {
+        let seq = self.next_id()?;
+        let key = pair_key(&transition.virtual_card_id, &seq.to_be_bytes());
+        self.put(TRANSITIONS, &key, transition)
+    }
+
+    fn mark_seen(&self, fingerprint: &str, at: &str) -> Result<bool, TxError> {
+        let previous = self.trees[SEEN].insert(fingerprint.as_bytes(), at.as_bytes())?;
+        Ok(previous.is_some())
+    }
+
+    fn otp_send_times(&self, issuer_card_ref_id: &str) -> Result<Vec<u64>, TxError> {
+        Ok(self
+            .get(OTP_TIMES, issuer_card_ref_id.as_bytes())?
+            .unwrap_or_default())
+    }
+
+    fn put_otp_send_times(&self, issuer_card_ref_id: &str, times: &[u64]) -> Result<(), TxError> {
+        self.put(OTP_TIMES, issuer_card_ref_id.as_bytes(), &times)
+    }
+}

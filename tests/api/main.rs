@@ -1,0 +1,16 @@
+//! The integration-test crate: spawns the real application on port 0 with a temporary sled store
+//! and a mock OTP gateway, then drives it over HTTP like TSH and issuer staff would.
+
+mod helpers;
+
+mod bad_input;
+mod card_data_hygiene;
+mod eligibility;
+mod digitization;
+mod fixtures_replay;
+mod notifications;
+mod otp;
+mod restart;
+mod staff;
+mod standin;
+mod token_for_token;
