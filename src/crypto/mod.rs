@@ -16,6 +16,7 @@ mod cvv;
 mod envelope;
 mod fingerprint;
 mod keyring;
+pub mod seal;
 
 #[cfg(test)]
 mod tests;

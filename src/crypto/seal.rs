@@ -146,7 +146,10 @@ impl Recipient {
                 content_type: ID_DATA,
                 content_enc_alg: AlgorithmIdentifierOwned {
                     oid: ID_AES256_CBC,
-                    parameters: Some(Any::from(OctetString::new(iv.to_vec()).map_err(|_| SealError::Encode)?)),
+                    parameters: Some(
+                        Any::encode_from(&OctetString::new(iv.to_vec()).map_err(|_| SealError::Encode)?)
+                            .map_err(|_| SealError::Encode)?,
+                    ),
                 },
                 encrypted_content: Some(OctetString::new(ciphertext).map_err(|_| SealError::Encode)?),
             },

@@ -9,10 +9,11 @@ async fn malformed_requests_are_refused_in_the_contract_shape_and_change_nothing
     let app = spawn_app().await;
     let good = json!({"cipheredCardInfo": app.card_info(PAN_FULL)}).to_string().into_bytes();
     let json_ct = Some("application/json");
+    let long_cid = "c".repeat(65);
     type Case<'a> = (&'a str, &'a str, Option<&'a str>, Option<&'a str>, Option<&'a str>, Vec<u8>, u16, i64);
     let cases: Vec<Case> = vec![
         ("no correlation id", "checkCardEligibility", None, Some(ISSUER_ID), json_ct, good.clone(), 400, 111),
-        ("correlation id too long", "checkCardEligibility", Some(&"c".repeat(65)), Some(ISSUER_ID), json_ct, good.clone(), 400, 111),
+        ("correlation id too long", "checkCardEligibility", Some(long_cid.as_str()), Some(ISSUER_ID), json_ct, good.clone(), 400, 111),
         ("no issuer id", "checkCardEligibility", Some("bad-1"), None, json_ct, good.clone(), 400, 111),
         ("issuer id of 9 chars", "checkCardEligibility", Some("bad-2"), Some("ISSUERDEV"), json_ct, good.clone(), 400, 111),
         ("someone else's issuer id", "checkCardEligibility", Some("bad-3"), Some("OTHERBANK1"), json_ct, good.clone(), 400, 113),

@@ -35,7 +35,11 @@ async fn no_pan_token_or_otp_in_the_store_or_the_logs() {
     let mut service = ServiceProcess::start(&store, &gateway.url, &[("RUST_LOG", "trace")]);
     let client = ProcessClient::new(&service.address);
     let correlation = "hygiene-1";
-    let card_info = dev_seal(&json!({"fpan": PAN_FULL, "exp": "1230", "cvv": "123"}));
+    let cvv = tsh_issuer::crypto::CvvVerifier::from_hex("0123456789ABCDEF", "FEDCBA9876543210")
+        .unwrap()
+        .compute(PAN_FULL, "3012", "000")
+        .unwrap();
+    let card_info = dev_seal(&json!({"fpan": PAN_FULL, "exp": "1230", "cvv": cvv}));
 
     let elig = client
         .call("checkCardEligibility", correlation, &json!({"cipheredCardInfo": card_info, "captureMethod": "TOKEN"}))

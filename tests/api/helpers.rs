@@ -94,9 +94,11 @@ impl MockGateway {
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
+    #[allow(dead_code)] // keeps the temporary store alive for the test's duration
     pub store_dir: tempfile::TempDir,
     pub gateway: MockGateway,
     pub recipient: Recipient,
+    #[allow(dead_code)]
     pub settings: Settings,
 }
 

@@ -96,7 +96,8 @@ async fn a_card_without_contacts_cannot_receive_an_otp() {
 async fn the_per_card_rate_limit_refuses_with_510() {
     let app = spawn_app_with(&[("otp.rate_limit_count", "2")]).await;
     let (correlation, card_ref, _) = yellow_enrolment(&app, PAN_FULL).await;
-    let send = || app.call("sendOTP", &correlation, &json!({"issuerCardRefId": card_ref, "otpValue": "777888"}));
+    let otp_body = json!({"issuerCardRefId": card_ref, "otpValue": "777888"});
+    let send = || app.call("sendOTP", &correlation, &otp_body);
     assert_eq!(send().await.status, 200);
     assert_eq!(send().await.status, 200);
     let third = send().await;
@@ -111,7 +112,8 @@ async fn a_slow_gateway_does_not_stall_other_callbacks() {
     let app = spawn_app().await;
     let (correlation, card_ref, _) = yellow_enrolment(&app, PAN_FULL).await;
     app.gateway.set_mode(GatewayMode::Slow(900));
-    let slow = app.call("sendOTP", &correlation, &json!({"issuerCardRefId": card_ref, "otpValue": "246810"}));
+    let slow_body = json!({"issuerCardRefId": card_ref, "otpValue": "246810"});
+    let slow = app.call("sendOTP", &correlation, &slow_body);
     let quick = async {
         // Let the OTP call reach the gateway first.
         actix_web::rt::time::sleep(std::time::Duration::from_millis(100)).await;
