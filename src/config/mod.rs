@@ -11,3 +11,6 @@ pub use settings::{
     LogSettings, OtpSettings, RulesSettings, ServerSettings, Settings, StaffSettings,
     StoreSettings, TlsSettings, TshSettings, DEV_SECRETS,
 };
+
+#[cfg(test)]
+mod tests;

@@ -5,6 +5,7 @@
 //! effect. Every problem found is reported (not just the first), each naming the rule id and the
 //! key. It must not evaluate anything (that is `evaluate`) nor read files.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt::{self, Write as _};
 
@@ -137,10 +138,11 @@ pub(crate) enum Scalar {
 
 impl Scalar {
     /// Unquoted form for trace lines: `CAMERA`, `2`, `true`.
-    pub(crate) fn human(&self) -> String {
+    pub(crate) fn human(&self) -> Cow<'_, str> {
         match self {
-            Scalar::Bool(value) => value.to_string(),
-            Scalar::Number(value) => format_number(*value),
+            Scalar::Bool(true) => Cow::Borrowed("true"),
+            Scalar::Bool(false) => Cow::Borrowed("false"),
+            Scalar::Number(value) => Cow::Owned(format_number(*value)),
             Scalar::Text(value) => display_text(value),
         }
     }
@@ -156,14 +158,21 @@ impl fmt::Display for Scalar {
     }
 }
 
-/// `[a, b]` with each item formatted by `item`.
-pub(crate) fn list_with<T>(items: &[T], item: impl Fn(&T) -> String) -> String {
+/// `[a, b]`; after `cap` items, `, … N more]`.
+pub(crate) fn list_of<D: fmt::Display>(
+    items: impl ExactSizeIterator<Item = D>,
+    cap: usize,
+) -> String {
+    let total = items.len();
     let mut out = String::from("[");
-    for (i, value) in items.iter().enumerate() {
+    for (i, item) in items.take(cap).enumerate() {
         if i > 0 {
             out.push_str(", ");
         }
-        out.push_str(&item(value));
+        let _ = write!(out, "{item}");
+    }
+    if total > cap {
+        let _ = write!(out, ", … {} more", total - cap);
     }
     out.push(']');
     out
@@ -172,13 +181,14 @@ pub(crate) fn list_with<T>(items: &[T], item: impl Fn(&T) -> String) -> String {
 impl fmt::Display for Test {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let name = self.spec.name;
-        let quoted = |items: &[String]| list_with(items, |item| format!("{item:?}"));
+        let quoted =
+            |items: &[String]| list_of(items.iter().map(|item| format!("{item:?}")), usize::MAX);
         match &self.op {
             Op::Eq(value) => write!(f, "{name} = {value}"),
             Op::Ne(value) => write!(f, "{name} ≠ {value}"),
-            Op::In(values) => write!(f, "{name} in {}", list_with(values, Scalar::to_string)),
+            Op::In(values) => write!(f, "{name} in {}", list_of(values.iter(), usize::MAX)),
             Op::NotIn(values) => {
-                write!(f, "{name} not in {}", list_with(values, Scalar::to_string))
+                write!(f, "{name} not in {}", list_of(values.iter(), usize::MAX))
             }
             Op::Lt(value) => write!(f, "{name} < {}", format_number(*value)),
             Op::Le(value) => write!(f, "{name} ≤ {}", format_number(*value)),

@@ -16,7 +16,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::compile::{list_with, Condition, Op, Rule, RuleSet, Scalar, Test};
+use super::compile::{list_of, Condition, Op, Rule, RuleSet, Scalar, Test};
 use super::facts::{display_text, format_number, FactValue, Facts};
 use super::outcome::{Outcome, Stage};
 
@@ -500,20 +500,9 @@ fn scalar_eq(value: &FactValue, operand: &Scalar) -> bool {
 }
 
 fn human_scalars(items: &[Scalar]) -> String {
-    capped(items, Scalar::human)
+    list_of(items.iter().map(Scalar::human), MAX_LISTED)
 }
 
 fn human_texts(items: &[String]) -> String {
-    capped(items, |item| display_text(item))
-}
-
-fn capped<T>(items: &[T], item: impl Fn(&T) -> String) -> String {
-    match items.get(..MAX_LISTED) {
-        Some(shown) if items.len() > MAX_LISTED => {
-            let mut text = list_with(shown, item);
-            text.pop();
-            format!("{text}, … {} more]", items.len() - MAX_LISTED)
-        }
-        _ => list_with(items, item),
-    }
+    list_of(items.iter().map(|item| display_text(item)), MAX_LISTED)
 }

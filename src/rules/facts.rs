@@ -7,6 +7,7 @@
 //! digits only). To add a fact (e.g. the velocity counters of issue 4), add one line to
 //! [`CATALOGUE`] and document it in `docs/rules.md`; the compiler and the docs test pick it up.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -290,10 +291,14 @@ const MAX_DISPLAY_CHARS: usize = 64;
 /// Most list items shown in a trace line.
 const MAX_DISPLAY_ITEMS: usize = 16;
 
-/// A text value as shown in traces: as is, `""` when empty, cut at 64 characters.
-pub(crate) fn display_text(value: &str) -> String {
+/// A text value as shown in traces: as is, `""` when empty, cut at 64 characters, control
+/// characters replaced. Borrows in the common case (evaluation builds many of these).
+pub(crate) fn display_text(value: &str) -> Cow<'_, str> {
     if value.is_empty() {
-        return "\"\"".to_owned();
+        return Cow::Borrowed("\"\"");
+    }
+    if value.len() <= MAX_DISPLAY_CHARS && !value.chars().any(char::is_control) {
+        return Cow::Borrowed(value);
     }
     let mut shown: String = value
         .chars()
@@ -303,7 +308,7 @@ pub(crate) fn display_text(value: &str) -> String {
     if value.chars().nth(MAX_DISPLAY_CHARS).is_some() {
         shown.push('…');
     }
-    shown
+    Cow::Owned(shown)
 }
 
 /// `2` rather than `2.0` for whole numbers; `0.5` otherwise.

@@ -36,7 +36,7 @@ pub struct RawDefaults {
 
 /// One `[[rule]]` entry.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a [[rule]] table")]
 pub struct RawRule {
     pub id: String,
     pub stage: String,
@@ -55,7 +55,10 @@ pub struct RawRule {
 /// One condition: either `fact` with exactly one operator key, or exactly one of `all`, `any`,
 /// `not`. Which combination is given is checked by `compile`, so that the error can name it.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a condition: { fact = \"...\", <operator> = ... } or { all = [...] }, { any = [...] }, { not = {...} }"
+)]
 pub struct RawCondition {
     pub fact: Option<String>,
     pub eq: Option<RawValue>,

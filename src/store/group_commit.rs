@@ -14,10 +14,26 @@ use super::StoreError;
 type Flusher = Arc<dyn Fn() -> Result<(), StoreError> + Send + Sync>;
 type Waiter = oneshot::Sender<Result<(), String>>;
 
-/// Handle to the flush thread (cheap to clone). The thread ends when the last handle is dropped.
+/// Handle to the flush thread (cheap to clone). When the last handle is dropped the thread is
+/// stopped and joined, so the store's files are released before `Store` finishes dropping.
 #[derive(Clone)]
 pub struct GroupCommit {
-    requests: mpsc::Sender<Waiter>,
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    requests: Option<mpsc::Sender<Waiter>>,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Closing the channel ends the thread's loop; joining releases its handle on the store.
+        self.requests.take();
+        if let Some(handle) = self.thread.take() {
+            let _ = handle.join();
+        }
+    }
 }
 
 impl GroupCommit {
@@ -26,17 +42,29 @@ impl GroupCommit {
         let spawned = thread::Builder::new()
             .name("store-group-commit".to_owned())
             .spawn(move || run(rx, flush));
-        if let Err(e) = spawned {
-            // Without the thread every flush request fails loudly instead of hanging.
-            tracing::error!(error = %e, "could not start the group-commit thread");
+        let thread = match spawned {
+            Ok(handle) => Some(handle),
+            Err(e) => {
+                // Without the thread every flush request fails loudly instead of hanging.
+                tracing::error!(error = %e, "could not start the group-commit thread");
+                None
+            }
+        };
+        GroupCommit {
+            inner: Arc::new(Inner {
+                requests: Some(tx),
+                thread,
+            }),
         }
-        GroupCommit { requests: tx }
     }
 
     /// Resolves once everything written before this call is durable.
     pub async fn flush(&self) -> Result<(), StoreError> {
         let (tx, rx) = oneshot::channel();
-        self.requests
+        self.inner
+            .requests
+            .as_ref()
+            .ok_or_else(|| StoreError::Io("group-commit thread is not running".to_owned()))?
             .send(tx)
             .map_err(|_| StoreError::Io("group-commit thread is not running".to_owned()))?;
         match rx.await {

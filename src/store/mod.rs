@@ -299,3 +299,6 @@ impl StoreReader<'_> {
         self.sled().card_count()
     }
 }
+
+#[cfg(test)]
+mod tests;

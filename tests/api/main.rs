@@ -5,6 +5,7 @@ mod helpers;
 
 mod bad_input;
 mod card_data_hygiene;
+mod cli;
 mod eligibility;
 mod digitization;
 mod fixtures_replay;

@@ -194,6 +194,16 @@ fn invalid_rules_are_refused_with_a_precise_message() {
             vec![r#"rule "r" (#1)"#, "expected a bool, a number, a string or a list of those"],
         ),
         (
+            "condition that is not a table",
+            with(DECIDE_RED, "when = true"),
+            vec![r#"rule "r" (#1)"#, "invalid type: boolean `true`, expected a condition: { fact = "],
+        ),
+        (
+            "condition list item that is not a table",
+            with(DECIDE_RED, "when.all = [ \"capture_method\" ]"),
+            vec![r#"rule "r" (#1)"#, "expected a condition"],
+        ),
+        (
             "duplicate rule id",
             format!("{}{}", with(DECIDE_RED, ""), with(ADJUST_RED, "")),
             vec![r#"rule "r" (#2), `id`: duplicate rule id "r": rule #1 is already called "r""#],

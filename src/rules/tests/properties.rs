@@ -461,3 +461,56 @@ stepup_methods = ["EMAIL"]
         "green → yellow (stricter)"
     );
 }
+
+#[test]
+fn mangled_rules_files_are_refused_or_compiled_but_never_panic() {
+    let shipped = super::shipped::SHIPPED;
+    let pieces = [
+        "",
+        "\"",
+        "[",
+        "]",
+        "{",
+        "}",
+        "=",
+        ",",
+        "\n",
+        "#",
+        "[[rule]]\n",
+        "not = ",
+        "all = [",
+        "1e999",
+        "-",
+        "é",
+        "\u{0}",
+        "when.",
+        "true",
+        "lt",
+        "present",
+    ];
+    let mut rng = Rng(0xfeed_f00d_dead_beef);
+    let mut compiled = 0;
+    for _ in 0..3000 {
+        let mut text: Vec<char> = shipped.chars().collect();
+        for _ in 0..1 + rng.below(4) {
+            let at = rng.below(text.len() + 1);
+            if rng.chance(50) && at < text.len() {
+                let end = (at + rng.below(12)).min(text.len());
+                text.drain(at..end);
+            } else {
+                let piece = rng.pick(&pieces).copied().unwrap_or("");
+                for (i, c) in piece.chars().enumerate() {
+                    text.insert((at + i).min(text.len()), c);
+                }
+            }
+        }
+        let text: String = text.into_iter().collect();
+        if let Ok(set) = RuleSet::from_toml_str(&text, "mangled") {
+            compiled += 1;
+            let _ = set.evaluate(&random_facts(&mut rng));
+            let _ = set.describe();
+        }
+    }
+    // Some mutations land in comments or strings and still compile; most are refused.
+    assert!(compiled < 3000, "every mangled file compiled");
+}

@@ -1,0 +1,131 @@
+//! Loading the repository's own config files, overrides, and refusals that name the key.
+
+use std::path::PathBuf;
+
+use super::*;
+
+fn options(environment: &str, overrides: &[(&str, &str)]) -> LoadOptions {
+    LoadOptions {
+        config_dir: Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config")),
+        environment: Some(environment.to_owned()),
+        extra_file: None,
+        use_env_vars: false,
+        overrides: overrides
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+    }
+}
+
+fn refusal(environment: &str, overrides: &[(&str, &str)]) -> ConfigError {
+    load(options(environment, overrides)).expect_err("configuration should be refused")
+}
+
+#[test]
+fn local_environment_loads_with_working_defaults() {
+    let settings = load(options("local", &[])).unwrap();
+    assert_eq!(settings.issuer.id, "ISSUERDEV1");
+    assert_eq!(settings.server.prefix, "/issuer/igwapi/v2.0");
+    assert!(settings.crypto.key_dir.ends_with("fixtures/dev-keys"));
+    assert!(settings.crypto.key_dir.is_absolute() || settings.crypto.key_dir.exists());
+    assert_eq!(settings.cards.product_for_bin("411111"), Some("VISA-CLASSIC-DEV"));
+    assert_eq!(settings.cards.product_for_bin("400005"), Some("VISA-DEFAULT-DEV"));
+    assert_eq!(settings.cards.product_for_bin("601111"), None);
+    assert!(settings.tsh.base_url.starts_with("http://"));
+}
+
+#[test]
+fn local_toml_uses_only_the_listed_dev_secrets() {
+    let settings = load(options("local", &[])).unwrap();
+    let listed = |key: &str, value: &str| {
+        DEV_SECRETS
+            .iter()
+            .any(|(k, v)| *k == key && v.eq_ignore_ascii_case(value))
+    };
+    assert!(listed("crypto.fingerprint_key", &hex::encode(&settings.crypto.fingerprint_key)));
+    assert!(listed("crypto.cvk_a", &settings.crypto.cvk_a));
+    assert!(listed("crypto.cvk_b", &settings.crypto.cvk_b));
+    assert!(listed("staff.bootstrap_token", settings.staff.bootstrap_token.as_deref().unwrap()));
+}
+
+#[test]
+fn production_refuses_plain_http_and_every_dev_secret() {
+    let err = refusal("production", &[]);
+    assert_eq!(err.key, "server.tls.cert", "{err}");
+
+    let tls = [
+        ("server.tls.cert", "/etc/tsh/server.crt"),
+        ("server.tls.key", "/etc/tsh/server.key"),
+        ("server.tls.client_ca", "/etc/tsh/tsh-ca.pem"),
+    ];
+    let real_secrets = [
+        ("crypto.fingerprint_key", "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"),
+        ("crypto.cvk_a", "1111222233334444"),
+        ("crypto.cvk_b", "5555666677778888"),
+        ("staff.bootstrap_token", "a-real-long-random-bootstrap-token"),
+    ];
+    let mut accepted: Vec<(&str, &str)> = tls.to_vec();
+    accepted.extend(real_secrets);
+    load(options("production", &accepted)).expect("production with real secrets loads");
+
+    for (key, dev_value) in DEV_SECRETS {
+        let mut with_dev = accepted.clone();
+        with_dev.retain(|(k, _)| k != key);
+        with_dev.push((key, dev_value));
+        let err = refusal("production", &with_dev);
+        assert_eq!(err.key, *key, "{err}");
+        assert!(err.message.contains("dev"), "{err}");
+    }
+    let mut dev_dir = accepted.clone();
+    dev_dir.push(("crypto.key_dir", "fixtures/dev-keys"));
+    assert_eq!(refusal("production", &dev_dir).key, "crypto.key_dir");
+    let mut dev_cards = accepted.clone();
+    dev_cards.push(("cards.seed_file", "fixtures/dev-cards.json"));
+    assert_eq!(refusal("production", &dev_cards).key, "cards.seed_file");
+}
+
+#[test]
+fn bad_values_are_refused_naming_the_key() {
+    let cases: &[(&str, &str, &str)] = &[
+        ("issuer id of 9 characters", "issuer.id", "ISSUERDEV"),
+        ("bind without a port", "server.bind", "localhost"),
+        ("fingerprint key not hex", "crypto.fingerprint_key", "zz"),
+        ("fingerprint key too short", "crypto.fingerprint_key", "00112233"),
+        ("cvk of 15 digits", "crypto.cvk_a", "0123456789ABCDE"),
+        ("webhook not a URL", "otp.webhook_url", "smtp://mail"),
+        ("zero rate limit", "otp.rate_limit_count", "0"),
+        ("tiny body limit", "server.max_body_bytes", "10"),
+        ("log format", "log.format", "xml"),
+        ("short bootstrap token", "staff.bootstrap_token", "short"),
+    ];
+    for (name, key, value) in cases {
+        let err = refusal("local", &[(key, value)]);
+        assert_eq!(err.key, *key, "case {name}: {err}");
+        assert!(err.to_string().starts_with("invalid configuration: "), "case {name}: {err}");
+    }
+    assert_eq!(refusal("local", &[("crypto.cvk_b", "0123456789ABCDEF")]).key, "crypto.cvk_b");
+}
+
+#[test]
+fn an_unknown_environment_is_refused() {
+    let err = refusal("prod", &[]);
+    assert_eq!(err.key, "TSH_ISSUER_ENV");
+    assert!(err.message.contains("prod.toml"), "{err}");
+}
+
+#[test]
+fn tls_needs_key_and_client_ca() {
+    let err = refusal("local", &[("server.tls.cert", "server.crt")]);
+    assert_eq!(err.key, "server.tls.key");
+    let err = refusal("local", &[("server.tls.cert", "server.crt"), ("server.tls.key", "server.key")]);
+    assert_eq!(err.key, "server.tls.client_ca");
+}
+
+#[test]
+fn crypto_settings_debug_hides_secrets() {
+    let settings = load(options("local", &[])).unwrap();
+    let shown = format!("{settings:?}");
+    assert!(!shown.contains("0123456789ABCDEF"), "{shown}");
+    assert!(!shown.contains("dev-operator-token"), "{shown}");
+    assert!(!shown.contains("6465762d"), "{shown}");
+}

@@ -1,0 +1,155 @@
+//! Store behaviour: atomic multi-tree writes, indexes, schema version, durability across reopen.
+
+use super::*;
+use crate::domain::{OriginalToken, TokenState};
+
+fn token(vcid: &str, card: &str, original_ref: Option<&str>) -> TokenRecord {
+    TokenRecord {
+        virtual_card_id: vcid.to_owned(),
+        issuer_card_ref_id: card.to_owned(),
+        state: TokenState::Active,
+        wallet_provider_id: None,
+        token_requestor: None,
+        capture_method: None,
+        token_storage_id: None,
+        wallet_card_ref_id: None,
+        wallet_virtual_card_id: None,
+        is_primary: None,
+        device_binding_reference: None,
+        token_number: None,
+        correlation_id: None,
+        decision: None,
+        original_token: original_ref.map(|r| OriginalToken {
+            token_reference_id: Some(r.to_owned()),
+            ..Default::default()
+        }),
+        last_error: None,
+        activated_time: None,
+        created_time: "2026-01-01T00:00:00Z".to_owned(),
+        last_modified_time: "2026-01-01T00:00:00Z".to_owned(),
+    }
+}
+
+fn all_page() -> Page {
+    Page::new(0, 100)
+}
+
+#[test]
+fn an_aborted_transaction_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_sled(dir.path()).unwrap();
+    let result: Result<(), StoreError> = store.transact_blocking(|tx| {
+        tx.put_token(&token("VC1", "CARD1", None))?;
+        tx.put_enrollment(&Enrollment::new("c1", "2026-01-01T00:00:00Z"))?;
+        Err(TxError::abort("changed my mind"))
+    });
+    assert!(matches!(result, Err(StoreError::Aborted(ref r)) if r == "changed my mind"));
+    let reader = store.reader();
+    assert!(reader.token("VC1").unwrap().is_none());
+    assert!(reader.enrollment("c1").unwrap().is_none());
+    assert_eq!(reader.tokens_of_card("CARD1", all_page()).unwrap().count, 0);
+}
+
+#[test]
+fn indexes_follow_the_token_when_it_moves() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_sled(dir.path()).unwrap();
+    store
+        .transact_blocking(|tx| tx.put_token(&token("VC1", "CARD1", Some("REF1"))))
+        .unwrap();
+    store
+        .transact_blocking(|tx| tx.put_token(&token("VC1", "CARD2", Some("REF2"))))
+        .unwrap();
+    let reader = store.reader();
+    assert_eq!(reader.tokens_of_card("CARD1", all_page()).unwrap().count, 0);
+    assert_eq!(reader.tokens_of_card("CARD2", all_page()).unwrap().count, 1);
+    assert_eq!(reader.tokens_by_original_reference("REF1", all_page()).unwrap().count, 0);
+    assert_eq!(reader.tokens_by_original_reference("REF2", all_page()).unwrap().data[0].virtual_card_id, "VC1");
+}
+
+#[test]
+fn a_card_prefix_does_not_match_a_longer_card_reference() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_sled(dir.path()).unwrap();
+    store
+        .transact_blocking(|tx| {
+            tx.put_token(&token("VC1", "CARD1", None))?;
+            tx.put_token(&token("VC2", "CARD10", None))
+        })
+        .unwrap();
+    let page = store.reader().tokens_of_card("CARD1", all_page()).unwrap();
+    assert_eq!(page.count, 1, "CARD1 must not list CARD10's token");
+}
+
+#[test]
+fn mark_seen_reports_repeats() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_sled(dir.path()).unwrap();
+    let first = store.transact_blocking(|tx| tx.mark_seen("fp1", "t")).unwrap();
+    let second = store.transact_blocking(|tx| tx.mark_seen("fp1", "t")).unwrap();
+    assert!(!first);
+    assert!(second);
+}
+
+#[test]
+fn data_survives_reopening_and_the_schema_version_is_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open_sled(dir.path()).unwrap();
+        store
+            .transact_blocking(|tx| tx.put_token(&token("VC1", "CARD1", None)))
+            .unwrap();
+        store.flush_blocking().unwrap();
+    }
+    let store = Store::open_sled(dir.path()).unwrap();
+    assert_eq!(store.reader().token("VC1").unwrap().unwrap().issuer_card_ref_id, "CARD1");
+    drop(store);
+
+    // A store written by a future schema is refused, not misread.
+    {
+        let db = sled::open(dir.path()).unwrap();
+        let meta = db.open_tree("meta").unwrap();
+        meta.insert(b"schema_version", b"99".to_vec()).unwrap();
+        db.flush().unwrap();
+    }
+    match Store::open_sled(dir.path()) {
+        Err(StoreError::Schema { found: 99, expected }) => assert_eq!(expected, SCHEMA_VERSION),
+        Err(other) => panic!("unexpected error {other}"),
+        Ok(_) => panic!("a future schema must be refused"),
+    }
+}
+
+#[test]
+fn a_second_open_of_the_same_directory_is_refused_while_locked() {
+    let dir = tempfile::tempdir().unwrap();
+    let _first = Store::open_sled(dir.path()).unwrap();
+    assert!(Store::open_sled(dir.path()).is_err());
+}
+
+#[test]
+fn pages_report_their_bounds() {
+    let items = (0..5).map(Ok::<_, StoreError>);
+    let page = Paged::from_iter(items, Page::new(1, 2)).unwrap();
+    assert_eq!(page.data, vec![1, 2]);
+    assert_eq!((page.count, page.start_index, page.end_index, page.is_more), (2, 1, 2, true));
+    let last = Paged::from_iter((0..5).map(Ok::<_, StoreError>), Page::new(4, 2)).unwrap();
+    assert_eq!((last.count, last.end_index, last.is_more), (1, 4, false));
+    let empty = Paged::from_iter((0..5).map(Ok::<_, StoreError>), Page::new(9, 2)).unwrap();
+    assert_eq!((empty.count, empty.is_more), (0, false));
+}
+
+#[tokio::test]
+async fn write_returns_after_the_data_is_flushed() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_sled(dir.path()).unwrap();
+    let id = store
+        .write(|tx| {
+            tx.put_token(&token("VC9", "CARD9", None))?;
+            tx.next_id()
+        })
+        .await
+        .unwrap();
+    let next = store.write(|tx| tx.next_id()).await.unwrap();
+    assert!(next > id, "ids are monotonic");
+    assert!(store.is_healthy());
+}
