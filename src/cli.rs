@@ -5,7 +5,11 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "tsh-issuer", version, about = "Issuer backend for Thales TSH classic tokenization")]
+#[command(
+    name = "tsh-issuer",
+    version,
+    about = "Issuer backend for Thales TSH classic tokenization"
+)]
 pub struct Cli {
     /// Extra configuration file applied after config/default.toml and the environment overlay.
     #[arg(long, global = true, value_name = "FILE")]

@@ -70,8 +70,10 @@ fn main() -> ExitCode {
 fn import_cards(settings: Settings, file: &std::path::Path) -> Result<String, String> {
     let fingerprints = tsh_issuer::crypto::Fingerprinter::new(&settings.crypto.fingerprint_key)
         .map_err(|e| format!("crypto.fingerprint_key: {e}"))?;
-    let store = tsh_issuer::store::Store::open_sled(&settings.store.path).map_err(|e| e.to_string())?;
-    let report = tsh_issuer::service::cards::import_file(&store, &fingerprints, file).map_err(|e| e.to_string())?;
+    let store =
+        tsh_issuer::store::Store::open_sled(&settings.store.path).map_err(|e| e.to_string())?;
+    let report = tsh_issuer::service::cards::import_file(&store, &fingerprints, file)
+        .map_err(|e| e.to_string())?;
     Ok(format!(
         "imported {}: {} created, {} updated, {} unchanged",
         file.display(),

@@ -36,7 +36,8 @@ fn config_error(key: &'static str, message: impl ToString) -> StartupError {
 
 /// Loads and compiles a rules file; the version is the SHA-256 of its content.
 pub fn load_rules(path: &std::path::Path) -> Result<RuleSet, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, text.as_bytes());
     let version = hex::encode(digest.as_ref());
     RuleSet::from_toml_str(&text, version).map_err(|e| format!("{}: {e}", path.display()))
@@ -44,9 +45,10 @@ pub fn load_rules(path: &std::path::Path) -> Result<RuleSet, String> {
 
 /// The shared services, built from settings (no listener). Used by `serve` and tests.
 pub fn build_services(settings: Settings) -> Result<Services, StartupError> {
-    let keys = KeyRing::load_dir(&settings.crypto.key_dir).map_err(|e| config_error("crypto.key_dir", e))?;
-    let fingerprints =
-        Fingerprinter::new(&settings.crypto.fingerprint_key).map_err(|e| config_error("crypto.fingerprint_key", e))?;
+    let keys = KeyRing::load_dir(&settings.crypto.key_dir)
+        .map_err(|e| config_error("crypto.key_dir", e))?;
+    let fingerprints = Fingerprinter::new(&settings.crypto.fingerprint_key)
+        .map_err(|e| config_error("crypto.fingerprint_key", e))?;
     let cvv = CvvVerifier::from_hex(&settings.crypto.cvk_a, &settings.crypto.cvk_b)
         .map_err(|e| config_error("crypto.cvk_a", e))?;
     let rules = load_rules(&settings.rules.file).map_err(|e| config_error("rules.file", e))?;
@@ -75,7 +77,15 @@ pub fn build_services(settings: Settings) -> Result<Services, StartupError> {
         environment = %settings.environment,
         "service configured"
     );
-    Ok(Services::new(settings, store, keys, fingerprints, cvv, rules, otp_gateway))
+    Ok(Services::new(
+        settings,
+        store,
+        keys,
+        fingerprints,
+        cvv,
+        rules,
+        otp_gateway,
+    ))
 }
 
 /// A bound, ready-to-run service.
@@ -100,7 +110,10 @@ impl Application {
             addr: addr.to_string(),
             reason: e.to_string(),
         })?;
-        let port = listener.local_addr().map(|a| a.port()).unwrap_or(addr.port());
+        let port = listener
+            .local_addr()
+            .map(|a| a.port())
+            .unwrap_or(addr.port());
         let data = services.clone();
         let mut server = HttpServer::new(move || {
             App::new()

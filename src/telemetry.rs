@@ -21,7 +21,11 @@ where
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .with_target(false);
     let result = match format {
-        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).try_init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .try_init(),
         LogFormat::Pretty => builder.try_init(),
     };
     // Already initialised (tests, or a second Application in one process): keep the first.
@@ -75,7 +79,10 @@ mod tests {
 
     #[test]
     fn long_digit_runs_are_scrubbed() {
-        assert_eq!(scrub_digits("pan 4111111111111111 at 12:30"), "pan <digits> at 12:30");
+        assert_eq!(
+            scrub_digits("pan 4111111111111111 at 12:30"),
+            "pan <digits> at 12:30"
+        );
         assert_eq!(scrub_digits("otp 123456"), "otp <digits>");
         assert_eq!(scrub_digits("code 111"), "code 111");
     }

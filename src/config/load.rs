@@ -81,7 +81,10 @@ pub fn load(options: LoadOptions) -> Result<Settings, ConfigError> {
     if !overlay.is_file() {
         return Err(ConfigError::new(
             "TSH_ISSUER_ENV",
-            format!("no overlay file {} for environment {environment:?}", overlay.display()),
+            format!(
+                "no overlay file {} for environment {environment:?}",
+                overlay.display()
+            ),
         ));
     }
     let mut builder = Config::builder()

@@ -7,9 +7,9 @@ mod settings;
 
 pub use load::{load, LoadOptions};
 pub use settings::{
-    BinProduct, CardsSettings, ConfigError, CryptoSettings, IssuerSettings, LogFormat,
-    LogSettings, OtpSettings, RulesSettings, ServerSettings, Settings, StaffSettings,
-    StoreSettings, TlsSettings, TshSettings, DEV_SECRETS,
+    BinProduct, CardsSettings, ConfigError, CryptoSettings, IssuerSettings, LogFormat, LogSettings,
+    OtpSettings, RulesSettings, ServerSettings, Settings, StaffSettings, StoreSettings,
+    TlsSettings, TshSettings, DEV_SECRETS,
 };
 
 #[cfg(test)]

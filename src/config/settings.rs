@@ -263,7 +263,10 @@ pub struct StaffSettings {
 impl std::fmt::Debug for StaffSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StaffSettings")
-            .field("bootstrap_token", &self.bootstrap_token.as_ref().map(|_| "***"))
+            .field(
+                "bootstrap_token",
+                &self.bootstrap_token.as_ref().map(|_| "***"),
+            )
             .finish()
     }
 }
@@ -349,13 +352,18 @@ impl RawSettings {
             .to_socket_addrs()
             .ok()
             .and_then(|mut addrs| addrs.next())
-            .ok_or_else(|| ConfigError::new("server.bind", "must be host:port, e.g. 127.0.0.1:8080"))?;
+            .ok_or_else(|| {
+                ConfigError::new("server.bind", "must be host:port, e.g. 127.0.0.1:8080")
+            })?;
         let mut prefix = self.server.prefix.trim().trim_end_matches('/').to_owned();
         if !prefix.is_empty() && !prefix.starts_with('/') {
             prefix.insert(0, '/');
         }
         if prefix.contains(char::is_whitespace) || prefix.contains(['{', '}']) {
-            return Err(ConfigError::new("server.prefix", "must be a plain URL path"));
+            return Err(ConfigError::new(
+                "server.prefix",
+                "must be a plain URL path",
+            ));
         }
         if !(1024..=1024 * 1024).contains(&self.server.max_body_bytes) {
             return Err(ConfigError::new(
@@ -414,18 +422,23 @@ impl RawSettings {
                 "is required (hex, at least 32 bytes); set TSH_ISSUER__CRYPTO__FINGERPRINT_KEY",
             ));
         }
-        let fingerprint_key = check_hex_key("crypto.fingerprint_key", &self.crypto.fingerprint_key, None)?;
+        let fingerprint_key =
+            check_hex_key("crypto.fingerprint_key", &self.crypto.fingerprint_key, None)?;
         check_hex_key("crypto.cvk_a", &self.crypto.cvk_a, Some(8))?;
         check_hex_key("crypto.cvk_b", &self.crypto.cvk_b, Some(8))?;
         if self.crypto.cvk_a.eq_ignore_ascii_case(&self.crypto.cvk_b) {
-            return Err(ConfigError::new("crypto.cvk_b", "must differ from crypto.cvk_a"));
+            return Err(ConfigError::new(
+                "crypto.cvk_b",
+                "must differ from crypto.cvk_a",
+            ));
         }
         let key_dir = resolve(base, self.crypto.key_dir.trim());
 
         let mut products = Vec::with_capacity(self.cards.products.len());
         for (i, p) in self.cards.products.iter().enumerate() {
             let prefix = p.prefix.trim();
-            if prefix.is_empty() || prefix.len() > 11 || !prefix.bytes().all(|b| b.is_ascii_digit()) {
+            if prefix.is_empty() || prefix.len() > 11 || !prefix.bytes().all(|b| b.is_ascii_digit())
+            {
                 return Err(ConfigError::new(
                     format!("cards.products[{i}].prefix"),
                     "must be 1 to 11 digits",
@@ -461,13 +474,22 @@ impl RawSettings {
         let webhook_url = self.otp.webhook_url.trim().to_owned();
         check_url("otp.webhook_url", &webhook_url)?;
         if !(100..=60_000).contains(&self.otp.timeout_ms) {
-            return Err(ConfigError::new("otp.timeout_ms", "must be between 100 and 60000"));
+            return Err(ConfigError::new(
+                "otp.timeout_ms",
+                "must be between 100 and 60000",
+            ));
         }
         if self.otp.rate_limit_count == 0 {
-            return Err(ConfigError::new("otp.rate_limit_count", "must be at least 1"));
+            return Err(ConfigError::new(
+                "otp.rate_limit_count",
+                "must be at least 1",
+            ));
         }
         if self.otp.rate_limit_window_secs == 0 {
-            return Err(ConfigError::new("otp.rate_limit_window_secs", "must be at least 1"));
+            return Err(ConfigError::new(
+                "otp.rate_limit_window_secs",
+                "must be at least 1",
+            ));
         }
 
         let tsh_base = self.tsh.base_url.trim().trim_end_matches('/').to_owned();
@@ -475,7 +497,13 @@ impl RawSettings {
             check_url("tsh.base_url", &tsh_base)?;
         }
 
-        let format = match self.log.format.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        let format = match self
+            .log
+            .format
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
             None | Some("pretty") | Some("text") => LogFormat::Pretty,
             Some("json") => LogFormat::Json,
             Some(_) => return Err(ConfigError::new("log.format", "must be pretty or json")),
@@ -525,7 +553,11 @@ impl RawSettings {
             },
         };
         if production {
-            settings.refuse_dev_secrets(&self.crypto.fingerprint_key, &self.crypto.cvk_a, &self.crypto.cvk_b)?;
+            settings.refuse_dev_secrets(
+                &self.crypto.fingerprint_key,
+                &self.crypto.cvk_a,
+                &self.crypto.cvk_b,
+            )?;
         }
         Ok(settings)
     }
@@ -533,7 +565,12 @@ impl RawSettings {
 
 impl Settings {
     /// Production must not run on the public dev keys shipped under `fixtures/` and `config/local.toml`.
-    fn refuse_dev_secrets(&self, fingerprint_hex: &str, cvk_a: &str, cvk_b: &str) -> Result<(), ConfigError> {
+    fn refuse_dev_secrets(
+        &self,
+        fingerprint_hex: &str,
+        cvk_a: &str,
+        cvk_b: &str,
+    ) -> Result<(), ConfigError> {
         let given = [
             ("crypto.fingerprint_key", fingerprint_hex),
             ("crypto.cvk_a", cvk_a),

@@ -28,8 +28,14 @@ fn local_environment_loads_with_working_defaults() {
     assert_eq!(settings.server.prefix, "/issuer/igwapi/v2.0");
     assert!(settings.crypto.key_dir.ends_with("fixtures/dev-keys"));
     assert!(settings.crypto.key_dir.is_absolute() || settings.crypto.key_dir.exists());
-    assert_eq!(settings.cards.product_for_bin("411111"), Some("VISA-CLASSIC-DEV"));
-    assert_eq!(settings.cards.product_for_bin("400005"), Some("VISA-DEFAULT-DEV"));
+    assert_eq!(
+        settings.cards.product_for_bin("411111"),
+        Some("VISA-CLASSIC-DEV")
+    );
+    assert_eq!(
+        settings.cards.product_for_bin("400005"),
+        Some("VISA-DEFAULT-DEV")
+    );
     assert_eq!(settings.cards.product_for_bin("601111"), None);
     assert!(settings.tsh.base_url.starts_with("http://"));
 }
@@ -42,10 +48,16 @@ fn local_toml_uses_only_the_listed_dev_secrets() {
             .iter()
             .any(|(k, v)| *k == key && v.eq_ignore_ascii_case(value))
     };
-    assert!(listed("crypto.fingerprint_key", &hex::encode(&settings.crypto.fingerprint_key)));
+    assert!(listed(
+        "crypto.fingerprint_key",
+        &hex::encode(&settings.crypto.fingerprint_key)
+    ));
     assert!(listed("crypto.cvk_a", &settings.crypto.cvk_a));
     assert!(listed("crypto.cvk_b", &settings.crypto.cvk_b));
-    assert!(listed("staff.bootstrap_token", settings.staff.bootstrap_token.as_deref().unwrap()));
+    assert!(listed(
+        "staff.bootstrap_token",
+        settings.staff.bootstrap_token.as_deref().unwrap()
+    ));
 }
 
 #[test]
@@ -59,10 +71,16 @@ fn production_refuses_plain_http_and_every_dev_secret() {
         ("server.tls.client_ca", "/etc/tsh/tsh-ca.pem"),
     ];
     let real_secrets = [
-        ("crypto.fingerprint_key", "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"),
+        (
+            "crypto.fingerprint_key",
+            "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
+        ),
         ("crypto.cvk_a", "1111222233334444"),
         ("crypto.cvk_b", "5555666677778888"),
-        ("staff.bootstrap_token", "a-real-long-random-bootstrap-token"),
+        (
+            "staff.bootstrap_token",
+            "a-real-long-random-bootstrap-token",
+        ),
     ];
     let mut accepted: Vec<(&str, &str)> = tls.to_vec();
     accepted.extend(real_secrets);
@@ -90,7 +108,11 @@ fn bad_values_are_refused_naming_the_key() {
         ("issuer id of 9 characters", "issuer.id", "ISSUERDEV"),
         ("bind without a port", "server.bind", "localhost"),
         ("fingerprint key not hex", "crypto.fingerprint_key", "zz"),
-        ("fingerprint key too short", "crypto.fingerprint_key", "00112233"),
+        (
+            "fingerprint key too short",
+            "crypto.fingerprint_key",
+            "00112233",
+        ),
         ("cvk of 15 digits", "crypto.cvk_a", "0123456789ABCDE"),
         ("webhook not a URL", "otp.webhook_url", "smtp://mail"),
         ("zero rate limit", "otp.rate_limit_count", "0"),
@@ -101,9 +123,15 @@ fn bad_values_are_refused_naming_the_key() {
     for (name, key, value) in cases {
         let err = refusal("local", &[(key, value)]);
         assert_eq!(err.key, *key, "case {name}: {err}");
-        assert!(err.to_string().starts_with("invalid configuration: "), "case {name}: {err}");
+        assert!(
+            err.to_string().starts_with("invalid configuration: "),
+            "case {name}: {err}"
+        );
     }
-    assert_eq!(refusal("local", &[("crypto.cvk_b", "0123456789ABCDEF")]).key, "crypto.cvk_b");
+    assert_eq!(
+        refusal("local", &[("crypto.cvk_b", "0123456789ABCDEF")]).key,
+        "crypto.cvk_b"
+    );
 }
 
 #[test]
@@ -117,7 +145,13 @@ fn an_unknown_environment_is_refused() {
 fn tls_needs_key_and_client_ca() {
     let err = refusal("local", &[("server.tls.cert", "server.crt")]);
     assert_eq!(err.key, "server.tls.key");
-    let err = refusal("local", &[("server.tls.cert", "server.crt"), ("server.tls.key", "server.key")]);
+    let err = refusal(
+        "local",
+        &[
+            ("server.tls.cert", "server.crt"),
+            ("server.tls.key", "server.key"),
+        ],
+    );
     assert_eq!(err.key, "server.tls.client_ca");
 }
 

@@ -78,10 +78,17 @@ pub fn token_info(body: &Value) -> TokenInfoWire {
             }
         }
         Value::Object(obj) => {
-            let number = ["token", "tokenPan", "tokenNumber", "tokenPAN", "dpan", "pan"]
-                .iter()
-                .find_map(|k| get_ci(obj, k).and_then(value_as_string))
-                .map(Secret::new);
+            let number = [
+                "token",
+                "tokenPan",
+                "tokenNumber",
+                "tokenPAN",
+                "dpan",
+                "pan",
+            ]
+            .iter()
+            .find_map(|k| get_ci(obj, k).and_then(value_as_string))
+            .map(Secret::new);
             let reference = ["tokenReferenceId", "tokenRefId", "tokenReference"]
                 .iter()
                 .find_map(|k| get_ci(obj, k).and_then(value_as_string));
@@ -117,7 +124,11 @@ mod tests {
         ];
         for (name, body) in cases {
             let found = extract(&body);
-            assert_eq!(found.token.as_ref().map(|t| t.expose()), Some("4895370012003478"), "{name}");
+            assert_eq!(
+                found.token.as_ref().map(|t| t.expose()),
+                Some("4895370012003478"),
+                "{name}"
+            );
             assert_eq!(found.requestor_id.as_deref(), Some("40010030273"), "{name}");
             assert_eq!(found.reference_id.as_deref(), Some("DNITHE1"), "{name}");
             assert_eq!(found.assurance_level.as_deref(), Some("25"), "{name}");
@@ -138,8 +149,13 @@ mod tests {
 
     #[test]
     fn token_info_number_is_read_from_object_or_string() {
-        let obj = token_info(&json!({"tokenInfo":{"tokenPan":"4895370012003478","tokenReferenceId":"R1"}}));
-        assert_eq!(obj.token_number.map(|t| t.expose().to_owned()).as_deref(), Some("4895370012003478"));
+        let obj = token_info(
+            &json!({"tokenInfo":{"tokenPan":"4895370012003478","tokenReferenceId":"R1"}}),
+        );
+        assert_eq!(
+            obj.token_number.map(|t| t.expose().to_owned()).as_deref(),
+            Some("4895370012003478")
+        );
         assert_eq!(obj.token_reference_id.as_deref(), Some("R1"));
         let s = token_info(&json!({"tokenInfo":"4895370012003478"}));
         assert!(s.token_number.is_some());

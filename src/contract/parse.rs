@@ -114,7 +114,11 @@ mod tests {
     fn non_objects_and_broken_json_are_refused() {
         let cases: &[&[u8]] = &[b"", b"  ", b"[]", b"\"x\"", b"{", b"{\"a\":}", b"null"];
         for body in cases {
-            assert!(parse_object(body).is_err(), "case {:?}", String::from_utf8_lossy(body));
+            assert!(
+                parse_object(body).is_err(),
+                "case {:?}",
+                String::from_utf8_lossy(body)
+            );
         }
     }
 

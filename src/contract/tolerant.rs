@@ -151,11 +151,36 @@ mod tests {
 
     #[test]
     fn lenient_readers_table() {
-        let cases: &[(&str, Option<&str>, Option<f64>, Option<bool>, Option<i64>)] = &[
+        type Case<'a> = (
+            &'a str,
+            Option<&'a str>,
+            Option<f64>,
+            Option<bool>,
+            Option<i64>,
+        );
+        let cases: &[Case] = &[
             (r#"{}"#, None, None, None, None),
-            (r#"{"s":"abc","n":3,"b":true,"i":221}"#, Some("abc"), Some(3.0), Some(true), Some(221)),
-            (r#"{"s":12345678901,"n":"2","b":"false","i":"221"}"#, Some("12345678901"), Some(2.0), Some(false), Some(221)),
-            (r#"{"s":null,"n":"high","b":"maybe","i":null}"#, None, None, None, None),
+            (
+                r#"{"s":"abc","n":3,"b":true,"i":221}"#,
+                Some("abc"),
+                Some(3.0),
+                Some(true),
+                Some(221),
+            ),
+            (
+                r#"{"s":12345678901,"n":"2","b":"false","i":"221"}"#,
+                Some("12345678901"),
+                Some(2.0),
+                Some(false),
+                Some(221),
+            ),
+            (
+                r#"{"s":null,"n":"high","b":"maybe","i":null}"#,
+                None,
+                None,
+                None,
+                None,
+            ),
             (r#"{"n":[1],"b":{"x":1}}"#, None, None, None, None),
             (r#"{"s":1.5,"n":"NaN"}"#, Some("1.5"), None, None, None),
         ];
@@ -176,9 +201,14 @@ mod tests {
 
     #[test]
     fn case_insensitive_lookup_prefers_the_exact_key() {
-        let obj: serde_json::Map<String, Value> =
-            serde_json::from_str(r#"{"originalTokenReferenceId":"a","ORIGINALTOKENREFERENCEID":"b"}"#).unwrap();
-        assert_eq!(get_ci(&obj, "originalTokenReferenceId"), Some(&Value::from("a")));
+        let obj: serde_json::Map<String, Value> = serde_json::from_str(
+            r#"{"originalTokenReferenceId":"a","ORIGINALTOKENREFERENCEID":"b"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            get_ci(&obj, "originalTokenReferenceId"),
+            Some(&Value::from("a"))
+        );
         assert!(get_ci(&obj, "originalTokenReferenceID").is_some());
         assert!(get_ci(&obj, "missing").is_none());
     }

@@ -220,7 +220,7 @@ fn encode(node: &Node<'_>, out: &mut Vec<u8>) -> Result<(), BerError> {
     }
 }
 
-/// SEQUENCE { OBJECT IDENTIFIER, SEQUENCE, [0] constructed of OCTET STRINGs }: an EncryptedContentInfo whose
+/// SEQUENCE { OBJECT IDENTIFIER, SEQUENCE, `[0]` constructed of OCTET STRINGs }: an EncryptedContentInfo whose
 /// encrypted content was chunked.
 fn is_encrypted_content_info(ident: &[u8], children: &[Node<'_>]) -> bool {
     if ident != [TAG_SEQUENCE] {

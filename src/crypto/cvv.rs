@@ -1,4 +1,4 @@
-//! CVV2 verification with the Visa CVV method (spec §2, **[resolved]**): the issuer's card verification keys
+//! CVV2 verification with the Visa CVV method (spec §2, **\[resolved\]**): the issuer's card verification keys
 //! CVK-A and CVK-B (single DES keys) over PAN, expiry (YYMM) and service code (`000` for CVV2).
 //!
 //! Owns: key parsing ([`CvvVerifier::from_hex`]), the CVV computation and the constant-time CVV2 check.

@@ -39,11 +39,14 @@ pub(crate) const MAX_ENVELOPE_BASE64_LEN: usize = 16 * 1024;
 
 /// Why an envelope could not be opened. No variant carries input bytes, plaintext or key material: the
 /// `&'static str` fields come from this module's own vocabulary.
+///
+/// A failed RSAES-PKCS1-v1_5 unwrap is reported as [`DecryptError::ContentDecrypt`], never
+/// [`DecryptError::KeyUnwrap`] (RFC 3218 §2.3.2, against Bleichenbacher-style oracles).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum DecryptError {
-    /// The base64 text is longer than [`KeyRing::MAX_ENVELOPE_BASE64_LEN`](super::KeyRing) allows.
-    #[error("envelope is {len} characters long, more than the {max} accepted")]
+    /// The base64 text is longer than [`KeyRing::MAX_ENVELOPE_BASE64_LEN`](super::KeyRing::MAX_ENVELOPE_BASE64_LEN).
+    #[error("envelope is {len} bytes long, more than the {max} accepted")]
     TooLarge { len: usize, max: usize },
     /// Empty (or whitespace-only) input.
     #[error("envelope is empty")]

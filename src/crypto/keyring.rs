@@ -143,7 +143,12 @@ impl KeyRing {
                 continue;
             };
             let Some(file_name) = file_name.to_str() else {
-                return Err(KeyRingError::NonUtf8FileName { path });
+                // Only refuse a non-UTF-8 name that looks like one of ours; ignore other strays.
+                let lossy = file_name.to_string_lossy();
+                if lossy.ends_with(".crt") || lossy.ends_with(".key") {
+                    return Err(KeyRingError::NonUtf8FileName { path });
+                }
+                continue;
             };
             if file_name.starts_with('.') {
                 continue;

@@ -5,7 +5,8 @@
 //!   and the decryption of `cipheredCardInfo` / `authenticationValue` (CMS EnvelopedData, `envelope.rs`, with
 //!   BER tolerance in `ber.rs`);
 //! - [`Fingerprinter`] (`fingerprint.rs`): keyed HMAC-SHA-256 fingerprints of PANs, tokens and card references;
-//! - [`CvvVerifier`] (`cvv.rs`): the Visa CVV method with CVK-A/CVK-B, used to check CVV2.
+//! - [`CvvVerifier`] (`cvv.rs`): the Visa CVV method with CVK-A/CVK-B, used to check CVV2;
+//! - [`seal`] (`seal.rs`): the TSH side, CMS EnvelopedData *encryption*, for the simulator and tests.
 //!
 //! Must not: log, persist or format secrets (plaintext, PANs, keys, CVVs). Errors say *what* failed, never with
 //! which bytes; every `Debug` of a key holder is redacted; decrypted data and keys are zeroized when dropped.

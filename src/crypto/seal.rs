@@ -15,8 +15,8 @@ use base64::Engine;
 use cms::cert::IssuerAndSerialNumber;
 use cms::content_info::{CmsVersion, ContentInfo};
 use cms::enveloped_data::{
-    EncryptedContentInfo, EnvelopedData, KeyTransRecipientInfo, RecipientIdentifier,
-    RecipientInfo, RecipientInfos,
+    EncryptedContentInfo, EnvelopedData, KeyTransRecipientInfo, RecipientIdentifier, RecipientInfo,
+    RecipientInfos,
 };
 use der::asn1::{ObjectIdentifier, OctetString, SetOfVec};
 use der::{Any, Decode, DecodePem, Encode};
@@ -61,7 +61,8 @@ pub struct Recipient {
 
 impl Recipient {
     pub fn from_pem(pem: &str) -> Result<Recipient, SealError> {
-        let certificate = Certificate::from_pem(pem.as_bytes()).map_err(|_| SealError::Certificate)?;
+        let certificate =
+            Certificate::from_pem(pem.as_bytes()).map_err(|_| SealError::Certificate)?;
         Self::from_certificate(certificate)
     }
 
@@ -84,33 +85,52 @@ impl Recipient {
     }
 
     /// Encrypts `plaintext` into base64 of a DER CMS ContentInfo(EnvelopedData).
-    pub fn seal_base64(&self, plaintext: &[u8], transport: KeyTransport) -> Result<String, SealError> {
+    pub fn seal_base64(
+        &self,
+        plaintext: &[u8],
+        transport: KeyTransport,
+    ) -> Result<String, SealError> {
         let der_bytes = self.seal_der(plaintext, transport)?;
         Ok(base64::engine::general_purpose::STANDARD.encode(der_bytes))
     }
 
-    pub fn seal_der(&self, plaintext: &[u8], transport: KeyTransport) -> Result<Vec<u8>, SealError> {
+    pub fn seal_der(
+        &self,
+        plaintext: &[u8],
+        transport: KeyTransport,
+    ) -> Result<Vec<u8>, SealError> {
         let mut content_key = Zeroizing::new([0u8; 32]);
         aws_lc_rs::rand::fill(content_key.as_mut()).map_err(|_| SealError::Encrypt)?;
 
-        let key = UnboundCipherKey::new(&AES_256, content_key.as_ref()).map_err(|_| SealError::Encrypt)?;
-        let encrypting = PaddedBlockEncryptingKey::cbc_pkcs7(key).map_err(|_| SealError::Encrypt)?;
+        let key = UnboundCipherKey::new(&AES_256, content_key.as_ref())
+            .map_err(|_| SealError::Encrypt)?;
+        let encrypting =
+            PaddedBlockEncryptingKey::cbc_pkcs7(key).map_err(|_| SealError::Encrypt)?;
         let mut ciphertext = plaintext.to_vec();
-        let context = encrypting.encrypt(&mut ciphertext).map_err(|_| SealError::Encrypt)?;
+        let context = encrypting
+            .encrypt(&mut ciphertext)
+            .map_err(|_| SealError::Encrypt)?;
         let iv: &[u8] = (&context).try_into().map_err(|_| SealError::Encrypt)?;
 
         let (wrapped, key_enc_alg) = match transport {
             KeyTransport::OaepSha256 => {
-                let oaep = OaepPublicEncryptingKey::new(self.public_key.clone()).map_err(|_| SealError::PublicKey)?;
+                let oaep = OaepPublicEncryptingKey::new(self.public_key.clone())
+                    .map_err(|_| SealError::PublicKey)?;
                 let mut out = vec![0u8; oaep.ciphertext_size()];
                 let wrapped = oaep
-                    .encrypt(&OAEP_SHA256_MGF1SHA256, content_key.as_ref(), &mut out, None)
+                    .encrypt(
+                        &OAEP_SHA256_MGF1SHA256,
+                        content_key.as_ref(),
+                        &mut out,
+                        None,
+                    )
                     .map_err(|_| SealError::Encrypt)?
                     .to_vec();
                 (wrapped, oaep_sha256_algorithm()?)
             }
             KeyTransport::Pkcs1v15 => {
-                let pkcs1 = Pkcs1PublicEncryptingKey::new(self.public_key.clone()).map_err(|_| SealError::PublicKey)?;
+                let pkcs1 = Pkcs1PublicEncryptingKey::new(self.public_key.clone())
+                    .map_err(|_| SealError::PublicKey)?;
                 let mut out = vec![0u8; pkcs1.ciphertext_size()];
                 let wrapped = pkcs1
                     .encrypt(content_key.as_ref(), &mut out)
@@ -147,11 +167,15 @@ impl Recipient {
                 content_enc_alg: AlgorithmIdentifierOwned {
                     oid: ID_AES256_CBC,
                     parameters: Some(
-                        Any::encode_from(&OctetString::new(iv.to_vec()).map_err(|_| SealError::Encode)?)
-                            .map_err(|_| SealError::Encode)?,
+                        Any::encode_from(
+                            &OctetString::new(iv.to_vec()).map_err(|_| SealError::Encode)?,
+                        )
+                        .map_err(|_| SealError::Encode)?,
                     ),
                 },
-                encrypted_content: Some(OctetString::new(ciphertext).map_err(|_| SealError::Encode)?),
+                encrypted_content: Some(
+                    OctetString::new(ciphertext).map_err(|_| SealError::Encode)?,
+                ),
             },
             unprotected_attrs: None,
         };

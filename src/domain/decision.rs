@@ -47,7 +47,9 @@ impl LevelOfTrust {
             "yellow" | "approved_with_stepup" | "stepup" | "step_up" | "challenge" => {
                 LevelOfTrust::Yellow
             }
-            "red" | "declined" | "decline" | "denied" | "rejected" | "05" | "n" => LevelOfTrust::Red,
+            "red" | "declined" | "decline" | "denied" | "rejected" | "05" | "n" => {
+                LevelOfTrust::Red
+            }
             _ => LevelOfTrust::Unknown,
         }
     }
@@ -141,7 +143,11 @@ mod tests {
             ("", LevelOfTrust::Unknown),
         ];
         for (raw, expected) in cases {
-            assert_eq!(LevelOfTrust::from_network_value(raw), expected, "case {raw:?}");
+            assert_eq!(
+                LevelOfTrust::from_network_value(raw),
+                expected,
+                "case {raw:?}"
+            );
         }
     }
 }

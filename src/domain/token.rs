@@ -329,24 +329,168 @@ mod tests {
             Option<(Option<S>, S)>,
         );
         let rows: Vec<Row> = vec![
-            ("unknown token activated is created active", None, A::Activate, false, false, O::Created, Some((None, S::Active))),
-            ("unknown token suspended is created suspended", None, A::Suspend, false, false, O::Created, Some((None, S::Suspended))),
-            ("unknown token with update starts requested", None, A::Update, false, false, O::Created, Some((None, S::Requested))),
-            ("unknown token with error starts requested", None, A::Activate, true, false, O::ErrorRecorded, Some((None, S::Requested))),
-            ("requested activates", Some(S::Requested), A::Activate, false, false, O::Applied, Some((Some(S::Requested), S::Active))),
-            ("active activate again is no change", Some(S::Active), A::Activate, false, true, O::NoChange, None),
-            ("active suspends", Some(S::Active), A::Suspend, false, true, O::Applied, Some((Some(S::Active), S::Suspended))),
-            ("late activate after suspend is stale", Some(S::Suspended), A::Activate, false, true, O::StaleIgnored, None),
-            ("suspended resumes", Some(S::Suspended), A::Resume, false, true, O::Applied, Some((Some(S::Suspended), S::Active))),
-            ("suspend twice is no change", Some(S::Suspended), A::Suspend, false, true, O::NoChange, None),
-            ("deleted never comes back on resume", Some(S::Deleted), A::Resume, false, true, O::TerminalIgnored, None),
-            ("deleted never comes back on activate", Some(S::Deleted), A::Activate, false, true, O::TerminalIgnored, None),
-            ("delete twice is no change", Some(S::Deleted), A::Erase, false, true, O::NoChange, None),
-            ("error changes nothing", Some(S::Active), A::Suspend, true, true, O::ErrorRecorded, None),
-            ("update keeps state", Some(S::Active), A::Update, false, true, O::Updated, None),
-            ("unknown action keeps state", Some(S::Active), A::Other("REFRESH".into()), false, true, O::NoChange, None),
-            ("declined token activated by the network", Some(S::RequestDeclined), A::Activate, false, false, O::Applied, Some((Some(S::RequestDeclined), S::Active))),
-            ("delete from app terminates", Some(S::Suspended), A::DeleteFromApp, false, true, O::Applied, Some((Some(S::Suspended), S::Deleted))),
+            (
+                "unknown token activated is created active",
+                None,
+                A::Activate,
+                false,
+                false,
+                O::Created,
+                Some((None, S::Active)),
+            ),
+            (
+                "unknown token suspended is created suspended",
+                None,
+                A::Suspend,
+                false,
+                false,
+                O::Created,
+                Some((None, S::Suspended)),
+            ),
+            (
+                "unknown token with update starts requested",
+                None,
+                A::Update,
+                false,
+                false,
+                O::Created,
+                Some((None, S::Requested)),
+            ),
+            (
+                "unknown token with error starts requested",
+                None,
+                A::Activate,
+                true,
+                false,
+                O::ErrorRecorded,
+                Some((None, S::Requested)),
+            ),
+            (
+                "requested activates",
+                Some(S::Requested),
+                A::Activate,
+                false,
+                false,
+                O::Applied,
+                Some((Some(S::Requested), S::Active)),
+            ),
+            (
+                "active activate again is no change",
+                Some(S::Active),
+                A::Activate,
+                false,
+                true,
+                O::NoChange,
+                None,
+            ),
+            (
+                "active suspends",
+                Some(S::Active),
+                A::Suspend,
+                false,
+                true,
+                O::Applied,
+                Some((Some(S::Active), S::Suspended)),
+            ),
+            (
+                "late activate after suspend is stale",
+                Some(S::Suspended),
+                A::Activate,
+                false,
+                true,
+                O::StaleIgnored,
+                None,
+            ),
+            (
+                "suspended resumes",
+                Some(S::Suspended),
+                A::Resume,
+                false,
+                true,
+                O::Applied,
+                Some((Some(S::Suspended), S::Active)),
+            ),
+            (
+                "suspend twice is no change",
+                Some(S::Suspended),
+                A::Suspend,
+                false,
+                true,
+                O::NoChange,
+                None,
+            ),
+            (
+                "deleted never comes back on resume",
+                Some(S::Deleted),
+                A::Resume,
+                false,
+                true,
+                O::TerminalIgnored,
+                None,
+            ),
+            (
+                "deleted never comes back on activate",
+                Some(S::Deleted),
+                A::Activate,
+                false,
+                true,
+                O::TerminalIgnored,
+                None,
+            ),
+            (
+                "delete twice is no change",
+                Some(S::Deleted),
+                A::Erase,
+                false,
+                true,
+                O::NoChange,
+                None,
+            ),
+            (
+                "error changes nothing",
+                Some(S::Active),
+                A::Suspend,
+                true,
+                true,
+                O::ErrorRecorded,
+                None,
+            ),
+            (
+                "update keeps state",
+                Some(S::Active),
+                A::Update,
+                false,
+                true,
+                O::Updated,
+                None,
+            ),
+            (
+                "unknown action keeps state",
+                Some(S::Active),
+                A::Other("REFRESH".into()),
+                false,
+                true,
+                O::NoChange,
+                None,
+            ),
+            (
+                "declined token activated by the network",
+                Some(S::RequestDeclined),
+                A::Activate,
+                false,
+                false,
+                O::Applied,
+                Some((Some(S::RequestDeclined), S::Active)),
+            ),
+            (
+                "delete from app terminates",
+                Some(S::Suspended),
+                A::DeleteFromApp,
+                false,
+                true,
+                O::Applied,
+                Some((Some(S::Suspended), S::Deleted)),
+            ),
         ];
         for (name, current, action, has_error, was_activated, outcome, transition) in rows {
             let plan = plan_notification(current, &action, has_error, was_activated, S::Requested);
@@ -357,12 +501,27 @@ mod tests {
 
     #[test]
     fn transition_types_follow_marqeta() {
-        assert_eq!(transition_type(Some(S::Suspended), S::Active), "state.reinstated");
-        assert_eq!(transition_type(Some(S::Requested), S::Active), "state.activated");
+        assert_eq!(
+            transition_type(Some(S::Suspended), S::Active),
+            "state.reinstated"
+        );
+        assert_eq!(
+            transition_type(Some(S::Requested), S::Active),
+            "state.activated"
+        );
         assert_eq!(transition_type(None, S::Active), "state.activated");
-        assert_eq!(transition_type(Some(S::Active), S::Suspended), "state.suspended");
-        assert_eq!(transition_type(Some(S::Active), S::Deleted), "state.terminated");
-        assert_eq!(transition_type(None, S::RequestDeclined), "state.request_declined");
+        assert_eq!(
+            transition_type(Some(S::Active), S::Suspended),
+            "state.suspended"
+        );
+        assert_eq!(
+            transition_type(Some(S::Active), S::Deleted),
+            "state.terminated"
+        );
+        assert_eq!(
+            transition_type(None, S::RequestDeclined),
+            "state.request_declined"
+        );
         assert_eq!(transition_type(None, S::Requested), "fulfillment.requested");
     }
 

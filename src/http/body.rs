@@ -11,7 +11,11 @@ pub enum BodyReadError {
     Incomplete,
 }
 
-pub async fn read_limited(req: &HttpRequest, mut payload: web::Payload, limit: usize) -> Result<web::BytesMut, BodyReadError> {
+pub async fn read_limited(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<web::BytesMut, BodyReadError> {
     if let Some(length) = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -40,8 +44,14 @@ pub fn is_json_or_absent(req: &HttpRequest) -> bool {
         Some(value) => value
             .to_str()
             .map(|v| {
-                let media = v.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-                media == "application/json" || (media.starts_with("application/") && media.ends_with("+json"))
+                let media = v
+                    .split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase();
+                media == "application/json"
+                    || (media.starts_with("application/") && media.ends_with("+json"))
             })
             .unwrap_or(false),
     }

@@ -85,7 +85,11 @@ pub async fn handle(
     let ctx = match headers::check(&req, &svc.settings.issuer.id) {
         Ok(ctx) => ctx,
         Err(e) => {
-            tracing::info!(operation = operation.name(), code = e.body.response_code, "callback refused: headers");
+            tracing::info!(
+                operation = operation.name(),
+                code = e.body.response_code,
+                "callback refused: headers"
+            );
             return e.response();
         }
     };
@@ -134,13 +138,16 @@ async fn run(
                 ResponseCode::InvalidParameter,
                 format!("request body exceeds {limit} bytes"),
             ),
-            BodyReadError::Incomplete => {
-                CallbackError::bad_request(ResponseCode::InvalidParameter, "request body could not be read")
-            }
+            BodyReadError::Incomplete => CallbackError::bad_request(
+                ResponseCode::InvalidParameter,
+                "request body could not be read",
+            ),
         })?;
-    let body = parse_object(&bytes).map_err(|e| CallbackError::bad_request(ResponseCode::InvalidParameter, e.0))?;
+    let body = parse_object(&bytes)
+        .map_err(|e| CallbackError::bad_request(ResponseCode::InvalidParameter, e.0))?;
     drop(bytes);
-    let invalid = |e: crate::contract::parse::BodyError| CallbackError::from(Refusal::InvalidParameter(e.0));
+    let invalid =
+        |e: crate::contract::parse::BodyError| CallbackError::from(Refusal::InvalidParameter(e.0));
     let cid = ctx.correlation_id.as_str();
     match operation {
         Operation::CheckCardEligibility => {
@@ -169,7 +176,8 @@ async fn run(
             Ok(ok_json(&EmptyResponse {}, cid))
         }
         Operation::GetIdnvMethodList => {
-            let request: crate::contract::digitization::GetIdvMethodListRequest = typed(&body).map_err(invalid)?;
+            let request: crate::contract::digitization::GetIdvMethodListRequest =
+                typed(&body).map_err(invalid)?;
             let response = service::idv::method_list(svc, request).await?;
             Ok(ok_json(&response, cid))
         }
@@ -182,10 +190,19 @@ mod tests {
 
     #[test]
     fn operation_names_match_case_insensitively() {
-        assert_eq!(Operation::parse("RequestCardDigitization"), Some(Operation::RequestCardDigitization));
-        assert_eq!(Operation::parse("requestcarddigitization"), Some(Operation::RequestCardDigitization));
+        assert_eq!(
+            Operation::parse("RequestCardDigitization"),
+            Some(Operation::RequestCardDigitization)
+        );
+        assert_eq!(
+            Operation::parse("requestcarddigitization"),
+            Some(Operation::RequestCardDigitization)
+        );
         assert_eq!(Operation::parse("SENDOTP"), Some(Operation::SendOtp));
-        assert_eq!(Operation::parse("getIdnvMethodList"), Some(Operation::GetIdnvMethodList));
+        assert_eq!(
+            Operation::parse("getIdnvMethodList"),
+            Some(Operation::GetIdnvMethodList)
+        );
         assert_eq!(Operation::parse("deleteEverything"), None);
     }
 }

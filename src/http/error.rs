@@ -17,7 +17,11 @@ pub struct CallbackError {
 }
 
 impl CallbackError {
-    pub fn new(status: StatusCode, code: ResponseCode, message: impl Into<String>) -> CallbackError {
+    pub fn new(
+        status: StatusCode,
+        code: ResponseCode,
+        message: impl Into<String>,
+    ) -> CallbackError {
         CallbackError {
             status,
             body: ErrorBody::new(code, message),
@@ -66,7 +70,11 @@ pub struct StaffErrorBody {
     pub error_message: String,
 }
 
-pub fn staff_error(status: StatusCode, code: &'static str, message: impl Into<String>) -> HttpResponse {
+pub fn staff_error(
+    status: StatusCode,
+    code: &'static str,
+    message: impl Into<String>,
+) -> HttpResponse {
     HttpResponse::build(status).json(StaffErrorBody {
         error_code: code,
         error_message: message.into(),

@@ -22,7 +22,12 @@ fn header<'a>(req: &'a HttpRequest, name: &str) -> Result<Option<&'a str>, Callb
 pub fn check(req: &HttpRequest, issuer_id: &str) -> Result<CallContext, CallbackError> {
     let correlation_id = header(req, "x-correlation-id")?
         .filter(|v| !v.is_empty())
-        .ok_or_else(|| CallbackError::bad_request(ResponseCode::InvalidParameter, "header x-correlation-id is required"))?;
+        .ok_or_else(|| {
+            CallbackError::bad_request(
+                ResponseCode::InvalidParameter,
+                "header x-correlation-id is required",
+            )
+        })?;
     if correlation_id.len() > 64 || !correlation_id.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(CallbackError::bad_request(
             ResponseCode::InvalidParameter,
@@ -31,7 +36,12 @@ pub fn check(req: &HttpRequest, issuer_id: &str) -> Result<CallContext, Callback
     }
     let issuer = header(req, "x-issuer-id")?
         .filter(|v| !v.is_empty())
-        .ok_or_else(|| CallbackError::bad_request(ResponseCode::InvalidParameter, "header x-issuer-id is required"))?;
+        .ok_or_else(|| {
+            CallbackError::bad_request(
+                ResponseCode::InvalidParameter,
+                "header x-issuer-id is required",
+            )
+        })?;
     if issuer.len() != 10 || !issuer.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(CallbackError::bad_request(
             ResponseCode::InvalidParameter,
@@ -39,7 +49,10 @@ pub fn check(req: &HttpRequest, issuer_id: &str) -> Result<CallContext, Callback
         ));
     }
     if issuer != issuer_id {
-        return Err(CallbackError::bad_request(ResponseCode::UnknownIssuer, "unknown issuer"));
+        return Err(CallbackError::bad_request(
+            ResponseCode::UnknownIssuer,
+            "unknown issuer",
+        ));
     }
     Ok(CallContext {
         correlation_id: correlation_id.to_owned(),

@@ -17,11 +17,20 @@ use crate::store::{Page, Paged, StoreError};
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/cards", web::post().to(upsert_card))
         .route("/cards/{issuer_card_ref_id}", web::get().to(get_card))
-        .route("/cards/{issuer_card_ref_id}/tokens", web::get().to(card_tokens))
+        .route(
+            "/cards/{issuer_card_ref_id}/tokens",
+            web::get().to(card_tokens),
+        )
         .route("/tokens", web::get().to(list_tokens))
         .route("/tokens/{virtual_card_id}", web::get().to(get_token))
-        .route("/tokens/{virtual_card_id}/transitions", web::get().to(token_transitions))
-        .route("/enrollments/{correlation_id}", web::get().to(get_enrollment))
+        .route(
+            "/tokens/{virtual_card_id}/transitions",
+            web::get().to(token_transitions),
+        )
+        .route(
+            "/enrollments/{correlation_id}",
+            web::get().to(get_enrollment),
+        )
         .route("/decisions", web::get().to(list_decisions))
         .route("/decisions/{decision_id}", web::get().to(get_decision));
 }
@@ -56,18 +65,25 @@ impl Denied {
     fn response(self) -> HttpResponse {
         match self {
             Denied::Unauthorized => {
-                let mut response =
-                    staff_error(StatusCode::UNAUTHORIZED, "unauthorized", "a valid bearer token is required");
+                let mut response = staff_error(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthorized",
+                    "a valid bearer token is required",
+                );
                 response.headers_mut().insert(
                     actix_web::http::header::WWW_AUTHENTICATE,
                     actix_web::http::header::HeaderValue::from_static("Bearer"),
                 );
                 response
             }
-            Denied::Forbidden => {
-                staff_error(StatusCode::FORBIDDEN, "forbidden", "this token lacks the required role")
+            Denied::Forbidden => staff_error(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "this token lacks the required role",
+            ),
+            Denied::BadParameter(message) => {
+                staff_error(StatusCode::BAD_REQUEST, "invalid_parameter", message)
             }
-            Denied::BadParameter(message) => staff_error(StatusCode::BAD_REQUEST, "invalid_parameter", message),
         }
     }
 }
@@ -110,9 +126,9 @@ fn parse_page(query: &PageQuery) -> Result<Page, Denied> {
     let parse = |name: &str, raw: &Option<String>, default: usize| -> Result<usize, Denied> {
         match raw.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
             None => Ok(default),
-            Some(v) => v
-                .parse::<usize>()
-                .map_err(|_| Denied::BadParameter(format!("{name} must be a non-negative integer"))),
+            Some(v) => v.parse::<usize>().map_err(|_| {
+                Denied::BadParameter(format!("{name} must be a non-negative integer"))
+            }),
         }
     };
     let count = parse("count", &query.count, 25)?;
@@ -122,7 +138,10 @@ fn parse_page(query: &PageQuery) -> Result<Page, Denied> {
             Page::MAX_COUNT
         )));
     }
-    Ok(Page::new(parse("start_index", &query.start_index, 0)?, count))
+    Ok(Page::new(
+        parse("start_index", &query.start_index, 0)?,
+        count,
+    ))
 }
 
 fn page_of(query: &PageQuery) -> Result<Page, Box<HttpResponse>> {
@@ -131,30 +150,55 @@ fn page_of(query: &PageQuery) -> Result<Page, Box<HttpResponse>> {
 
 fn internal(e: StoreError) -> HttpResponse {
     tracing::error!(error = %e, "store error in the staff API");
-    staff_error(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "unexpected server error")
+    staff_error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal_error",
+        "unexpected server error",
+    )
 }
 
 fn not_found(what: &str) -> HttpResponse {
-    staff_error(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"))
+    staff_error(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        format!("{what} not found"),
+    )
 }
 
-fn list<T: serde::Serialize, U>(page: Result<Paged<U>, StoreError>, view: impl FnMut(U) -> T) -> HttpResponse {
+fn list<T: serde::Serialize, U>(
+    page: Result<Paged<U>, StoreError>,
+    view: impl FnMut(U) -> T,
+) -> HttpResponse {
     match page {
         Ok(page) => HttpResponse::Ok().json(page.map(view)),
         Err(e) => internal(e),
     }
 }
 
-async fn upsert_card(req: HttpRequest, payload: web::Payload, svc: web::Data<Services>) -> HttpResponse {
+async fn upsert_card(
+    req: HttpRequest,
+    payload: web::Payload,
+    svc: web::Data<Services>,
+) -> HttpResponse {
     if let Err(r) = authorize(&req, &svc, Role::Operator) {
         return *r;
     }
     if !is_json_or_absent(&req) {
-        return staff_error(StatusCode::BAD_REQUEST, "invalid_content_type", "Content-Type must be application/json");
+        return staff_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_content_type",
+            "Content-Type must be application/json",
+        );
     }
     let bytes = match read_limited(&req, payload, svc.settings.server.max_body_bytes).await {
         Ok(b) => zeroize::Zeroizing::new(b.to_vec()),
-        Err(_) => return staff_error(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "request body is too large"),
+        Err(_) => {
+            return staff_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                "request body is too large",
+            )
+        }
     };
     let input: CardInput = match parse_object(&bytes).and_then(|v| typed(&v)) {
         Ok(input) => input,
@@ -162,28 +206,46 @@ async fn upsert_card(req: HttpRequest, payload: web::Payload, svc: web::Data<Ser
     };
     match cards::upsert(&svc.store, &svc.fingerprints, &svc.settings.cards, input).await {
         Ok(upserted) => {
-            let status = if upserted.created { StatusCode::CREATED } else { StatusCode::OK };
+            let status = if upserted.created {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            };
             tracing::info!(issuer_card_ref_id = %upserted.card.issuer_card_ref_id, result = ?upserted.result, "card upserted by staff");
             HttpResponse::build(status).json(upserted)
         }
-        Err(CardError::Invalid(e)) => staff_error(StatusCode::BAD_REQUEST, "invalid_card", e.to_string()),
+        Err(CardError::Invalid(e)) => {
+            staff_error(StatusCode::BAD_REQUEST, "invalid_card", e.to_string())
+        }
         Err(CardError::Store(e)) => internal(e),
     }
 }
 
-async fn get_card(req: HttpRequest, path: web::Path<String>, svc: web::Data<Services>) -> HttpResponse {
+async fn get_card(
+    req: HttpRequest,
+    path: web::Path<String>,
+    svc: web::Data<Services>,
+) -> HttpResponse {
     if let Err(r) = authorize(&req, &svc, Role::Viewer) {
         return *r;
     }
     let reference = path.into_inner();
     match svc.store.read(move |r| r.card(&reference)).await {
-        Ok(Some(card)) => HttpResponse::Ok().json(CardView::of(&card, cards::effective_product(&card, &svc.settings.cards))),
+        Ok(Some(card)) => HttpResponse::Ok().json(CardView::of(
+            &card,
+            cards::effective_product(&card, &svc.settings.cards),
+        )),
         Ok(None) => not_found("card"),
         Err(e) => internal(e),
     }
 }
 
-async fn card_tokens(req: HttpRequest, path: web::Path<String>, query: web::Query<PageQuery>, svc: web::Data<Services>) -> HttpResponse {
+async fn card_tokens(
+    req: HttpRequest,
+    path: web::Path<String>,
+    query: web::Query<PageQuery>,
+    svc: web::Data<Services>,
+) -> HttpResponse {
     if let Err(r) = authorize(&req, &svc, Role::Viewer) {
         return *r;
     }
@@ -198,10 +260,19 @@ async fn card_tokens(req: HttpRequest, path: web::Path<String>, query: web::Quer
         Ok(None) => return not_found("card"),
         Err(e) => return internal(e),
     }
-    list(svc.store.read(move |r| r.tokens_of_card(&reference, page)).await, |t| TokenView::from(&t))
+    list(
+        svc.store
+            .read(move |r| r.tokens_of_card(&reference, page))
+            .await,
+        |t| TokenView::from(&t),
+    )
 }
 
-async fn list_tokens(req: HttpRequest, query: web::Query<PageQuery>, svc: web::Data<Services>) -> HttpResponse {
+async fn list_tokens(
+    req: HttpRequest,
+    query: web::Query<PageQuery>,
+    svc: web::Data<Services>,
+) -> HttpResponse {
     if let Err(r) = authorize(&req, &svc, Role::Viewer) {
         return *r;
     }
@@ -209,8 +280,14 @@ async fn list_tokens(req: HttpRequest, query: web::Query<PageQuery>, svc: web::D
         Ok(p) => p,
         Err(r) => return *r,
     };
-    let by_original = query.original_token_reference_id.clone().filter(|s| !s.trim().is_empty());
-    let by_card = query.issuer_card_ref_id.clone().filter(|s| !s.trim().is_empty());
+    let by_original = query
+        .original_token_reference_id
+        .clone()
+        .filter(|s| !s.trim().is_empty());
+    let by_card = query
+        .issuer_card_ref_id
+        .clone()
+        .filter(|s| !s.trim().is_empty());
     let result = svc
         .store
         .read(move |r| match (by_original, by_card) {
@@ -222,7 +299,11 @@ async fn list_tokens(req: HttpRequest, query: web::Query<PageQuery>, svc: web::D
     list(result, |t| TokenView::from(&t))
 }
 
-async fn get_token(req: HttpRequest, path: web::Path<String>, svc: web::Data<Services>) -> HttpResponse {
+async fn get_token(
+    req: HttpRequest,
+    path: web::Path<String>,
+    svc: web::Data<Services>,
+) -> HttpResponse {
     if let Err(r) = authorize(&req, &svc, Role::Viewer) {
         return *r;
     }
@@ -234,7 +315,12 @@ async fn get_token(req: HttpRequest, path: web::Path<String>, svc: web::Data<Ser
     }
 }
 
-async fn token_transitions(req: HttpRequest, path: web::Path<String>, query: web::Query<PageQuery>, svc: web::Data<Services>) -> HttpResponse {
+async fn token_transitions(
+    req: HttpRequest,
+    path: web::Path<String>,
+    query: web::Query<PageQuery>,
+    svc: web::Data<Services>,
+) -> HttpResponse {
     if let Err(r) = authorize(&req, &svc, Role::Viewer) {
         return *r;
     }
@@ -257,7 +343,11 @@ async fn token_transitions(req: HttpRequest, path: web::Path<String>, query: web
     }
 }
 
-async fn get_enrollment(req: HttpRequest, path: web::Path<String>, svc: web::Data<Services>) -> HttpResponse {
+async fn get_enrollment(
+    req: HttpRequest,
+    path: web::Path<String>,
+    svc: web::Data<Services>,
+) -> HttpResponse {
     if let Err(r) = authorize(&req, &svc, Role::Viewer) {
         return *r;
     }
@@ -284,7 +374,11 @@ async fn get_enrollment(req: HttpRequest, path: web::Path<String>, svc: web::Dat
     }
 }
 
-async fn list_decisions(req: HttpRequest, query: web::Query<PageQuery>, svc: web::Data<Services>) -> HttpResponse {
+async fn list_decisions(
+    req: HttpRequest,
+    query: web::Query<PageQuery>,
+    svc: web::Data<Services>,
+) -> HttpResponse {
     if let Err(r) = authorize(&req, &svc, Role::Viewer) {
         return *r;
     }
@@ -292,10 +386,16 @@ async fn list_decisions(req: HttpRequest, query: web::Query<PageQuery>, svc: web
         Ok(p) => p,
         Err(r) => return *r,
     };
-    list(svc.store.read(move |r| r.decisions(page)).await, |d| DecisionView::from(&d))
+    list(svc.store.read(move |r| r.decisions(page)).await, |d| {
+        DecisionView::from(&d)
+    })
 }
 
-async fn get_decision(req: HttpRequest, path: web::Path<String>, svc: web::Data<Services>) -> HttpResponse {
+async fn get_decision(
+    req: HttpRequest,
+    path: web::Path<String>,
+    svc: web::Data<Services>,
+) -> HttpResponse {
     if let Err(r) = authorize(&req, &svc, Role::Viewer) {
         return *r;
     }

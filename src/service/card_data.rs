@@ -44,7 +44,11 @@ fn check_size(field: &str, ciphered: &str) -> Result<(), Refusal> {
     Ok(())
 }
 
-fn decrypt(keys: &KeyRing, field: &str, ciphered: &str) -> Result<zeroize::Zeroizing<Vec<u8>>, Refusal> {
+fn decrypt(
+    keys: &KeyRing,
+    field: &str,
+    ciphered: &str,
+) -> Result<zeroize::Zeroizing<Vec<u8>>, Refusal> {
     check_size(field, ciphered)?;
     keys.decrypt_envelope(ciphered).map_err(|e| {
         tracing::info!(field, reason = %e, "card data could not be decrypted");
@@ -60,10 +64,12 @@ pub fn open_card_info(keys: &KeyRing, ciphered: &str) -> Result<CardInfo, Refusa
     let fpan = raw
         .fpan
         .ok_or(Refusal::InvalidCardData("fpan is missing"))?;
-    let pan = Pan::parse(fpan.expose()).map_err(|_| Refusal::InvalidCardData("fpan is not a valid card number"))?;
+    let pan = Pan::parse(fpan.expose())
+        .map_err(|_| Refusal::InvalidCardData("fpan is not a valid card number"))?;
     let exp = match raw.exp {
         Some(e) if !e.expose().trim().is_empty() => Some(
-            Expiry::parse_mmyy(e.expose()).map_err(|_| Refusal::InvalidCardData("exp is not MMYY"))?,
+            Expiry::parse_mmyy(e.expose())
+                .map_err(|_| Refusal::InvalidCardData("exp is not MMYY"))?,
         ),
         _ => None,
     };
@@ -87,8 +93,9 @@ pub fn open_authentication_value(keys: &KeyRing, ciphered: &str) -> Result<Secre
         .map_err(|_| Refusal::InvalidCardData("authenticationValue is not text"))?
         .trim();
     let candidate: Secret = if text.starts_with('{') {
-        let value: Value = serde_json::from_str(text)
-            .map_err(|_| Refusal::InvalidCardData("authenticationValue is not the expected JSON"))?;
+        let value: Value = serde_json::from_str(text).map_err(|_| {
+            Refusal::InvalidCardData("authenticationValue is not the expected JSON")
+        })?;
         let found = ["cvv", "cvv2", "value", "authenticationValue"]
             .iter()
             .find_map(|k| {
@@ -97,7 +104,9 @@ pub fn open_authentication_value(keys: &KeyRing, ciphered: &str) -> Result<Secre
                     .and_then(|o| crate::contract::tolerant::get_ci(o, k))
                     .and_then(crate::contract::tolerant::value_as_string)
             })
-            .ok_or(Refusal::InvalidCardData("authenticationValue holds no CVV2"))?;
+            .ok_or(Refusal::InvalidCardData(
+                "authenticationValue holds no CVV2",
+            ))?;
         Secret::new(found)
     } else {
         Secret::new(text.trim_matches('"').to_owned())

@@ -101,7 +101,10 @@ fn clean_optional(raw: &Option<String>) -> Option<String> {
 }
 
 /// Validates a card input into a record (not yet stored).
-pub fn build_record(input: &CardInput, fingerprints: &Fingerprinter) -> Result<CardRecord, CardInputError> {
+pub fn build_record(
+    input: &CardInput,
+    fingerprints: &Fingerprinter,
+) -> Result<CardRecord, CardInputError> {
     let pan = Pan::parse(input.pan.expose()).map_err(|e| field_error("pan", e.to_string()))?;
     let exp = Expiry::parse_mmyy(&input.exp).map_err(|e| field_error("exp", e.to_string()))?;
     let status = CardStatus::from(input.status.clone().unwrap_or_else(|| "ACTIVE".to_owned()));
@@ -128,8 +131,14 @@ pub fn build_record(input: &CardInput, fingerprints: &Fingerprinter) -> Result<C
         return Err(field_error("productId", "must be at most 64 characters"));
     }
     let cardholder_name = clean_optional(&input.cardholder_name);
-    if cardholder_name.as_ref().is_some_and(|n| n.chars().count() > 128) {
-        return Err(field_error("cardholderName", "must be at most 128 characters"));
+    if cardholder_name
+        .as_ref()
+        .is_some_and(|n| n.chars().count() > 128)
+    {
+        return Err(field_error(
+            "cardholderName",
+            "must be at most 128 characters",
+        ));
     }
     let now = now_rfc3339();
     Ok(CardRecord {
@@ -167,7 +176,9 @@ fn apply_upsert(tx: &dyn Tx, record: &CardRecord) -> Result<(CardRecord, UpsertK
     };
     let mut stored = record.clone();
     stored.created_time.clone_from(&existing.created_time);
-    stored.last_modified_time.clone_from(&existing.last_modified_time);
+    stored
+        .last_modified_time
+        .clone_from(&existing.last_modified_time);
     if stored == existing {
         return Ok((existing, UpsertKind::Unchanged));
     }
@@ -195,7 +206,10 @@ pub async fn upsert(
 }
 
 /// A card's own product wins; the BIN-range table is the fallback.
-pub fn effective_product<'a>(card: &'a CardRecord, products: &'a crate::config::CardsSettings) -> Option<&'a str> {
+pub fn effective_product<'a>(
+    card: &'a CardRecord,
+    products: &'a crate::config::CardsSettings,
+) -> Option<&'a str> {
     card.product_id
         .as_deref()
         .or_else(|| products.product_for_bin(&card.bin))
@@ -226,7 +240,10 @@ pub enum ImportError {
 }
 
 /// Parses a whole card file, refusing it entirely if any card is invalid (no half imports).
-pub fn parse_card_file(path: &std::path::Path, fingerprints: &Fingerprinter) -> Result<Vec<CardRecord>, ImportError> {
+pub fn parse_card_file(
+    path: &std::path::Path,
+    fingerprints: &Fingerprinter,
+) -> Result<Vec<CardRecord>, ImportError> {
     let shown = path.display().to_string();
     let bytes = zeroize::Zeroizing::new(std::fs::read(path).map_err(|e| ImportError::Read {
         path: shown.clone(),
@@ -252,7 +269,11 @@ pub fn parse_card_file(path: &std::path::Path, fingerprints: &Fingerprinter) -> 
 }
 
 /// Imports a card file (startup seed or `cards import`): idempotent upsert, flushed at the end.
-pub fn import_file(store: &Store, fingerprints: &Fingerprinter, path: &std::path::Path) -> Result<ImportReport, ImportError> {
+pub fn import_file(
+    store: &Store,
+    fingerprints: &Fingerprinter,
+    path: &std::path::Path,
+) -> Result<ImportReport, ImportError> {
     let records = parse_card_file(path, fingerprints)?;
     let mut report = ImportReport::default();
     for record in records {

@@ -22,8 +22,18 @@ pub async fn request(
     request: RequestDigitizationRequest,
     body: &Value,
 ) -> Result<RequestDigitizationResponse, Refusal> {
-    let reference = check_id("issuerCardRefId", request.issuer_card_ref_id.as_deref(), 48, false)?;
-    check_id("walletProviderId", request.wallet_provider_id.as_deref(), 64, false)?;
+    let reference = check_id(
+        "issuerCardRefId",
+        request.issuer_card_ref_id.as_deref(),
+        48,
+        false,
+    )?;
+    check_id(
+        "walletProviderId",
+        request.wallet_provider_id.as_deref(),
+        64,
+        false,
+    )?;
     let ciphered = request
         .ciphered_card_info
         .as_deref()
@@ -32,11 +42,17 @@ pub async fn request(
 
     // Decrypt everything first: bad card data is refused before anything is looked up or stored.
     let info = open_card_info(&svc.keys, ciphered)?;
-    let auth_cvv = match request.authentication_value.as_deref().filter(|a| !a.trim().is_empty()) {
+    let auth_cvv = match request
+        .authentication_value
+        .as_deref()
+        .filter(|a| !a.trim().is_empty())
+    {
         Some(value) => Some(open_authentication_value(&svc.keys, value)?),
         None => None,
     };
-    let fingerprint = svc.fingerprints.fingerprint("pan", info.pan.expose().as_bytes());
+    let fingerprint = svc
+        .fingerprints
+        .fingerprint("pan", info.pan.expose().as_bytes());
     let card = svc
         .store
         .read(move |r| r.card_by_pan_fingerprint(&fingerprint))
@@ -44,7 +60,9 @@ pub async fn request(
         .ok_or(Refusal::UnknownCard)?;
     if let Some(reference) = reference {
         if reference != card.issuer_card_ref_id {
-            tracing::info!("issuerCardRefId in the request does not match the card data; using the card data");
+            tracing::info!(
+                "issuerCardRefId in the request does not match the card data; using the card data"
+            );
         }
     }
 
@@ -52,7 +70,10 @@ pub async fn request(
     // registry's expiry (the one the card was embossed with).
     let cvv2 = match auth_cvv.as_ref().or(info.cvv.as_ref()) {
         Some(cvv) => {
-            if svc.cvv.verify_cvv2(info.pan.expose(), &card.exp.mmyy(), cvv.expose()) {
+            if svc
+                .cvv
+                .verify_cvv2(info.pan.expose(), &card.exp.mmyy(), cvv.expose())
+            {
                 Cvv2Result::Valid
             } else {
                 Cvv2Result::Invalid
@@ -93,7 +114,11 @@ pub async fn request(
     let mut trace = evaluation.trace.clone();
     let mut methods = Vec::new();
     if outcome == Outcome::Yellow {
-        methods = idv::offered(&svc.fingerprints, &card, evaluation.stepup_methods.as_deref());
+        methods = idv::offered(
+            &svc.fingerprints,
+            &card,
+            evaluation.stepup_methods.as_deref(),
+        );
         if methods.is_empty() {
             // Safety net: yellow needs a non-empty idvMethodList (contract §3.2).
             outcome = Outcome::Red;
@@ -103,7 +128,8 @@ pub async fn request(
                 stage: Stage::Adjust,
                 matched: true,
                 effect: "yellow → red (stricter)".to_owned(),
-                explanation: "no step-up method the issuer can complete for this card → red".to_owned(),
+                explanation: "no step-up method the issuer can complete for this card → red"
+                    .to_owned(),
             });
         }
     }

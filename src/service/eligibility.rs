@@ -20,7 +20,9 @@ pub(crate) async fn resolve_card(
 ) -> Result<(CardRecord, Option<Expiry>), Refusal> {
     if let Some(ciphered) = ciphered {
         let info = open_card_info(&svc.keys, ciphered)?;
-        let fingerprint = svc.fingerprints.fingerprint("pan", info.pan.expose().as_bytes());
+        let fingerprint = svc
+            .fingerprints
+            .fingerprint("pan", info.pan.expose().as_bytes());
         let exp = info.exp;
         drop(info);
         let card = svc
@@ -31,7 +33,9 @@ pub(crate) async fn resolve_card(
         return Ok((card, exp));
     }
     let reference = reference
-        .ok_or_else(|| Refusal::InvalidParameter("cipheredCardInfo or issuerCardRefId is required".to_owned()))?
+        .ok_or_else(|| {
+            Refusal::InvalidParameter("cipheredCardInfo or issuerCardRefId is required".to_owned())
+        })?
         .to_owned();
     let card = svc
         .store
@@ -47,8 +51,18 @@ pub async fn check(
     request: CheckEligibilityRequest,
     body: &Value,
 ) -> Result<CheckEligibilityResponse, Refusal> {
-    let reference = check_id("issuerCardRefId", request.issuer_card_ref_id.as_deref(), 48, false)?;
-    check_id("walletProviderId", request.wallet_provider_id.as_deref(), 64, false)?;
+    let reference = check_id(
+        "issuerCardRefId",
+        request.issuer_card_ref_id.as_deref(),
+        48,
+        false,
+    )?;
+    check_id(
+        "walletProviderId",
+        request.wallet_provider_id.as_deref(),
+        64,
+        false,
+    )?;
     let ciphered = request
         .ciphered_card_info
         .as_deref()

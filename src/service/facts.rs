@@ -35,7 +35,12 @@ pub struct CardFacts<'a> {
     pub expiry_matches: Option<bool>,
 }
 
-fn number_fields(facts: &mut Facts, prefix: &str, object: Option<&Map<String, Value>>, fields: &[(&str, &str)]) {
+fn number_fields(
+    facts: &mut Facts,
+    prefix: &str,
+    object: Option<&Map<String, Value>>,
+    fields: &[(&str, &str)],
+) {
     let Some(object) = object else { return };
     for (wire, fact) in fields {
         if let Some(n) = get_ci(object, wire).and_then(value_as_number) {
@@ -44,7 +49,12 @@ fn number_fields(facts: &mut Facts, prefix: &str, object: Option<&Map<String, Va
     }
 }
 
-fn text_fields(facts: &mut Facts, prefix: &str, object: Option<&Map<String, Value>>, fields: &[(&str, &str)]) {
+fn text_fields(
+    facts: &mut Facts,
+    prefix: &str,
+    object: Option<&Map<String, Value>>,
+    fields: &[(&str, &str)],
+) {
     let Some(object) = object else { return };
     for (wire, fact) in fields {
         if let Some(s) = get_ci(object, wire).and_then(value_as_string) {
@@ -71,10 +81,11 @@ fn device_country(request: &RequestDigitizationRequest) -> Option<String> {
     };
     from_location
         .or_else(|| {
-            request
-                .device_information
-                .as_ref()
-                .and_then(|d| ["deviceCountry", "country"].iter().find_map(|k| get_ci(d, k).and_then(value_as_string)))
+            request.device_information.as_ref().and_then(|d| {
+                ["deviceCountry", "country"]
+                    .iter()
+                    .find_map(|k| get_ci(d, k).and_then(value_as_string))
+            })
         })
         .map(|c| c.trim().to_ascii_uppercase())
         .filter(|c| !c.is_empty())
@@ -103,7 +114,12 @@ pub fn digitization_facts(
     }
 
     let scoring = request.scoring_information.as_ref();
-    text_fields(&mut facts, "scoring", scoring, &[("levelOfTrust", "level_of_trust")]);
+    text_fields(
+        &mut facts,
+        "scoring",
+        scoring,
+        &[("levelOfTrust", "level_of_trust")],
+    );
     number_fields(
         &mut facts,
         "scoring",
@@ -119,15 +135,27 @@ pub fn digitization_facts(
             ("userTenure", "user_tenure"),
         ],
     );
-    if let Some(v) = scoring.and_then(|s| get_ci(s, "cardNewlyAdded")).and_then(value_as_bool) {
+    if let Some(v) = scoring
+        .and_then(|s| get_ci(s, "cardNewlyAdded"))
+        .and_then(value_as_bool)
+    {
         facts.set_bool("scoring.card_newly_added", v);
     }
     if let Some(Value::Array(codes)) = scoring.and_then(|s| get_ci(s, "reasonCodes")) {
-        let codes: Vec<String> = codes.iter().filter_map(value_as_string).map(|c| c.trim().to_owned()).collect();
+        let codes: Vec<String> = codes
+            .iter()
+            .filter_map(value_as_string)
+            .map(|c| c.trim().to_owned())
+            .collect();
         facts.set_list("scoring.reason_codes", codes);
     } else if let Some(Value::String(codes)) = scoring.and_then(|s| get_ci(s, "reasonCodes")) {
         // Some senders pack reason codes into one comma-separated string.
-        let codes: Vec<String> = codes.split([',', ' ']).map(str::trim).filter(|c| !c.is_empty()).map(str::to_owned).collect();
+        let codes: Vec<String> = codes
+            .split([',', ' '])
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(str::to_owned)
+            .collect();
         facts.set_list("scoring.reason_codes", codes);
     }
 
@@ -162,15 +190,26 @@ pub fn digitization_facts(
     }
 
     let user = request.wallet_user_information.as_ref();
-    text_fields(&mut facts, "wallet_user", user, &[("walletAccountCountry", "account_country")]);
+    text_fields(
+        &mut facts,
+        "wallet_user",
+        user,
+        &[("walletAccountCountry", "account_country")],
+    );
     number_fields(
         &mut facts,
         "wallet_user",
         user,
         &[
-            ("provisioningAttemptsOnDeviceIn24Hours", "provisioning_attempts_on_device_in_24_hours"),
+            (
+                "provisioningAttemptsOnDeviceIn24Hours",
+                "provisioning_attempts_on_device_in_24_hours",
+            ),
             ("suspendedCardsInAccount", "suspended_cards_in_account"),
-            ("daysSinceLastAccountActivity", "days_since_last_account_activity"),
+            (
+                "daysSinceLastAccountActivity",
+                "days_since_last_account_activity",
+            ),
             ("numberOfActiveTokens", "number_of_active_tokens"),
         ],
     );

@@ -63,10 +63,20 @@ pub async fn method_list(
     svc: &super::Services,
     request: crate::contract::digitization::GetIdvMethodListRequest,
 ) -> Result<crate::contract::digitization::GetIdvMethodListResponse, super::Refusal> {
-    let reference = super::check_id("issuerCardRefId", request.issuer_card_ref_id.as_deref(), 48, true)?
-        .unwrap_or_default()
-        .to_owned();
-    super::check_id("virtualCardId", request.virtual_card_id.as_deref(), 64, false)?;
+    let reference = super::check_id(
+        "issuerCardRefId",
+        request.issuer_card_ref_id.as_deref(),
+        48,
+        true,
+    )?
+    .unwrap_or_default()
+    .to_owned();
+    super::check_id(
+        "virtualCardId",
+        request.virtual_card_id.as_deref(),
+        64,
+        false,
+    )?;
     let card = svc
         .store
         .read(move |r| r.card(&reference))

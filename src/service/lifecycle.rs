@@ -13,8 +13,8 @@ use crate::domain::decision::{DecisionSummary, LevelOfTrust};
 use crate::domain::time::now_rfc3339;
 use crate::domain::token::{plan_notification, transition_type, TokenNumberInfo};
 use crate::domain::{
-    Enrollment, LifecycleAction, NotificationOutcome, NotificationRef, Pan, TokenError, TokenRecord,
-    TokenState, Transition,
+    Enrollment, LifecycleAction, NotificationOutcome, NotificationRef, Pan, TokenError,
+    TokenRecord, TokenState, Transition,
 };
 use crate::store::{Tx, TxError};
 
@@ -23,7 +23,10 @@ pub const CHANNEL_TSP: &str = "TOKEN_SERVICE_PROVIDER";
 
 /// The state an unknown token starts in when nothing names one: declined if the enrolment's last
 /// decision was red, else requested.
-pub(crate) fn initial_state(tx: &dyn Tx, enrollment: Option<&Enrollment>) -> Result<(TokenState, Option<DecisionSummary>), TxError> {
+pub(crate) fn initial_state(
+    tx: &dyn Tx,
+    enrollment: Option<&Enrollment>,
+) -> Result<(TokenState, Option<DecisionSummary>), TxError> {
     let Some(last) = enrollment.and_then(|e| e.decision_ids.last()) else {
         return Ok((TokenState::Requested, None));
     };
@@ -37,7 +40,12 @@ pub(crate) fn initial_state(tx: &dyn Tx, enrollment: Option<&Enrollment>) -> Res
 }
 
 /// A keyed fingerprint identifying one message, for duplicate detection.
-pub(crate) fn message_fingerprint(svc: &Services, kind: &str, parts: &[&str], body: &Value) -> String {
+pub(crate) fn message_fingerprint(
+    svc: &Services,
+    kind: &str,
+    parts: &[&str],
+    body: &Value,
+) -> String {
     let mut material = String::new();
     for part in parts {
         material.push_str(part);
@@ -54,23 +62,46 @@ pub async fn notify(
     request: NotifyVirtualCardChangeRequest,
     body: &Value,
 ) -> Result<NotificationOutcome, Refusal> {
-    let card_ref = check_id("issuerCardRefId", request.issuer_card_ref_id.as_deref(), 48, true)?
-        .unwrap_or_default()
-        .to_owned();
-    let vcid = check_id("virtualCardId", request.virtual_card_id.as_deref(), 64, true)?
-        .unwrap_or_default()
-        .to_owned();
-    check_id("walletProviderId", request.wallet_provider_id.as_deref(), 64, true)?;
+    let card_ref = check_id(
+        "issuerCardRefId",
+        request.issuer_card_ref_id.as_deref(),
+        48,
+        true,
+    )?
+    .unwrap_or_default()
+    .to_owned();
+    let vcid = check_id(
+        "virtualCardId",
+        request.virtual_card_id.as_deref(),
+        64,
+        true,
+    )?
+    .unwrap_or_default()
+    .to_owned();
+    check_id(
+        "walletProviderId",
+        request.wallet_provider_id.as_deref(),
+        64,
+        true,
+    )?;
     for (field, value) in [
         ("tokenStorageId", &request.token_storage_id),
         ("walletCardRefId", &request.wallet_card_ref_id),
         ("walletVirtualCardId", &request.wallet_virtual_card_id),
-        ("primaryWalletVirtualCardId", &request.primary_wallet_virtual_card_id),
+        (
+            "primaryWalletVirtualCardId",
+            &request.primary_wallet_virtual_card_id,
+        ),
         ("deviceBindingReference", &request.device_binding_reference),
     ] {
         check_id(field, value.as_deref(), 128, false)?;
     }
-    let action_raw = check_id("action", request.action.as_deref(), 32, request.error_code.is_none())?;
+    let action_raw = check_id(
+        "action",
+        request.action.as_deref(),
+        32,
+        request.error_code.is_none(),
+    )?;
     let action = LifecycleAction::from(action_raw.unwrap_or("").to_owned());
 
     let lookup = card_ref.clone();
@@ -91,7 +122,12 @@ pub async fn notify(
             token_last4: t.last4().to_owned(),
         });
     drop(token_info);
-    let dedupe = message_fingerprint(svc, "notification", &[&vcid, action.as_str(), &ctx.correlation_id], body);
+    let dedupe = message_fingerprint(
+        svc,
+        "notification",
+        &[&vcid, action.as_str(), &ctx.correlation_id],
+        body,
+    );
     let correlation_id = ctx.correlation_id.clone();
 
     let outcome = svc
@@ -110,7 +146,9 @@ pub async fn notify(
                 existing.as_ref().map(|t| t.state),
                 &action,
                 request.error_code.is_some(),
-                existing.as_ref().is_some_and(|t| t.activated_time.is_some()),
+                existing
+                    .as_ref()
+                    .is_some_and(|t| t.activated_time.is_some()),
                 initial,
             );
             let mut token = existing.clone().unwrap_or_else(|| TokenRecord {
@@ -151,9 +189,15 @@ pub async fn notify(
                 set(&mut token.wallet_provider_id, &request.wallet_provider_id);
                 set(&mut token.token_storage_id, &request.token_storage_id);
                 set(&mut token.wallet_card_ref_id, &request.wallet_card_ref_id);
-                set(&mut token.wallet_virtual_card_id, &request.wallet_virtual_card_id);
+                set(
+                    &mut token.wallet_virtual_card_id,
+                    &request.wallet_virtual_card_id,
+                );
                 set(&mut token.is_primary, &request.is_primary);
-                set(&mut token.device_binding_reference, &request.device_binding_reference);
+                set(
+                    &mut token.device_binding_reference,
+                    &request.device_binding_reference,
+                );
                 set(&mut token.token_number, &token_number);
                 if let Some(requestor) = &request.token_requestor {
                     token.token_requestor = Some(requestor.to_domain());

@@ -110,7 +110,10 @@ pub(crate) fn original_token_record(
     if wire.is_empty() {
         return None;
     }
-    let token = wire.token.as_ref().and_then(|t| crate::domain::Pan::parse_token(t.expose()).ok());
+    let token = wire
+        .token
+        .as_ref()
+        .and_then(|t| crate::domain::Pan::parse_token(t.expose()).ok());
     let clip = |s: &Option<String>, max: usize| -> Option<String> {
         s.as_ref()
             .map(|v| v.chars().filter(|c| !c.is_control()).take(max).collect())

@@ -31,28 +31,52 @@ async fn record_attempt(
                 enrollment.issuer_card_ref_id = Some(card_ref.clone());
             }
             Enrollment::push_bounded(&mut enrollment.otp_sends, record.clone());
-            enrollment.last_modified_time.clone_from(&record.created_time);
+            enrollment
+                .last_modified_time
+                .clone_from(&record.created_time);
             tx.put_enrollment(&enrollment)
         })
         .await?;
     Ok(())
 }
 
-pub async fn send(svc: &Services, ctx: &CallContext, request: SendOtpRequest) -> Result<(), Refusal> {
-    let card_ref = check_id("issuerCardRefId", request.issuer_card_ref_id.as_deref(), 48, true)?
-        .unwrap_or_default()
-        .to_owned();
-    check_id("walletProviderId", request.wallet_provider_id.as_deref(), 64, false)?;
-    check_id("virtualCardId", request.virtual_card_id.as_deref(), 64, false)?;
+pub async fn send(
+    svc: &Services,
+    ctx: &CallContext,
+    request: SendOtpRequest,
+) -> Result<(), Refusal> {
+    let card_ref = check_id(
+        "issuerCardRefId",
+        request.issuer_card_ref_id.as_deref(),
+        48,
+        true,
+    )?
+    .unwrap_or_default()
+    .to_owned();
+    check_id(
+        "walletProviderId",
+        request.wallet_provider_id.as_deref(),
+        64,
+        false,
+    )?;
+    check_id(
+        "virtualCardId",
+        request.virtual_card_id.as_deref(),
+        64,
+        false,
+    )?;
     let otp = request
         .otp_value
         .as_ref()
         .filter(|o| !o.expose().trim().is_empty())
         .ok_or_else(|| Refusal::InvalidParameter("otpValue is required".to_owned()))?;
     if otp.len() > 64 || otp.expose().chars().any(|c| c.is_control()) {
-        return Err(Refusal::InvalidParameter("otpValue is malformed".to_owned()));
+        return Err(Refusal::InvalidParameter(
+            "otpValue is malformed".to_owned(),
+        ));
     }
-    let method_id = check_id("otpMethodId", request.otp_method_id.as_deref(), 64, false)?.map(str::to_owned);
+    let method_id =
+        check_id("otpMethodId", request.otp_method_id.as_deref(), 64, false)?.map(str::to_owned);
 
     let lookup = card_ref.clone();
     let card = svc
@@ -124,8 +148,16 @@ pub async fn send(svc: &Services, ctx: &CallContext, request: SendOtpRequest) ->
         created_time: now_rfc3339(),
     };
     if !allowed {
-        record_attempt(svc, &ctx.correlation_id, &card_ref, record("rate_limited", None)).await?;
-        return Err(Refusal::CannotDeliver("OTP rate limit reached for this card"));
+        record_attempt(
+            svc,
+            &ctx.correlation_id,
+            &card_ref,
+            record("rate_limited", None),
+        )
+        .await?;
+        return Err(Refusal::CannotDeliver(
+            "OTP rate limit reached for this card",
+        ));
     }
 
     // 3. Deliver.
@@ -140,14 +172,28 @@ pub async fn send(svc: &Services, ctx: &CallContext, request: SendOtpRequest) ->
     };
     match svc.otp_gateway.deliver(&delivery).await {
         Ok(()) => {
-            record_attempt(svc, &ctx.correlation_id, &card_ref, record("delivered", None)).await?;
+            record_attempt(
+                svc,
+                &ctx.correlation_id,
+                &card_ref,
+                record("delivered", None),
+            )
+            .await?;
             tracing::info!(channel, method_id = %chosen.method.id, "OTP handed to the gateway");
             Ok(())
         }
         Err(e) => {
             tracing::warn!(channel, reason = %e, "OTP delivery failed");
-            record_attempt(svc, &ctx.correlation_id, &card_ref, record("failed", Some(e.to_string()))).await?;
-            Err(Refusal::CannotDeliver("the delivery channel did not accept the OTP"))
+            record_attempt(
+                svc,
+                &ctx.correlation_id,
+                &card_ref,
+                record("failed", Some(e.to_string())),
+            )
+            .await?;
+            Err(Refusal::CannotDeliver(
+                "the delivery channel did not accept the OTP",
+            ))
         }
     }
 }

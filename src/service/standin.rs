@@ -27,17 +27,45 @@ pub async fn notify(
     request: NotifyStandInRequest,
     body: &Value,
 ) -> Result<StandInOutcome, Refusal> {
-    let reference = check_id("issuerCardRefId", request.issuer_card_ref_id.as_deref(), 48, false)?.map(str::to_owned);
-    let vcid = check_id("virtualCardId", request.virtual_card_id.as_deref(), 64, false)?.map(str::to_owned);
-    check_id("walletProviderId", request.wallet_provider_id.as_deref(), 64, false)?;
-    let decision_raw = check_id("levelOfTrust", request.decision_value(), 32, false)?.map(str::to_owned);
+    let reference = check_id(
+        "issuerCardRefId",
+        request.issuer_card_ref_id.as_deref(),
+        48,
+        false,
+    )?
+    .map(str::to_owned);
+    let vcid = check_id(
+        "virtualCardId",
+        request.virtual_card_id.as_deref(),
+        64,
+        false,
+    )?
+    .map(str::to_owned);
+    check_id(
+        "walletProviderId",
+        request.wallet_provider_id.as_deref(),
+        64,
+        false,
+    )?;
+    let decision_raw =
+        check_id("levelOfTrust", request.decision_value(), 32, false)?.map(str::to_owned);
 
-    let card = match (request.ciphered_card_info.as_deref().filter(|c| !c.trim().is_empty()), reference) {
+    let card = match (
+        request
+            .ciphered_card_info
+            .as_deref()
+            .filter(|c| !c.trim().is_empty()),
+        reference,
+    ) {
         (Some(ciphered), _) => {
             let info = open_card_info(&svc.keys, ciphered)?;
-            let fp = svc.fingerprints.fingerprint("pan", info.pan.expose().as_bytes());
+            let fp = svc
+                .fingerprints
+                .fingerprint("pan", info.pan.expose().as_bytes());
             drop(info);
-            svc.store.read(move |r| r.card_by_pan_fingerprint(&fp)).await?
+            svc.store
+                .read(move |r| r.card_by_pan_fingerprint(&fp))
+                .await?
         }
         (None, Some(reference)) => svc.store.read(move |r| r.card(&reference)).await?,
         (None, None) => {
@@ -63,7 +91,12 @@ pub async fn notify(
     let reason = request
         .reason
         .clone()
-        .map(|r| r.chars().filter(|c| !c.is_control()).take(256).collect::<String>())
+        .map(|r| {
+            r.chars()
+                .filter(|c| !c.is_control())
+                .take(256)
+                .collect::<String>()
+        })
         .unwrap_or_else(|| "network stand-in decision".to_owned());
     let template = DecisionRecord {
         decision_id: String::new(),
@@ -191,6 +224,10 @@ pub async fn notify(
             Ok(StandInOutcome::Recorded)
         })
         .await?;
-    tracing::info!(level_of_trust = level.as_str(), duplicate = (outcome == StandInOutcome::Duplicate), "stand-in recorded");
+    tracing::info!(
+        level_of_trust = level.as_str(),
+        duplicate = (outcome == StandInOutcome::Duplicate),
+        "stand-in recorded"
+    );
     Ok(outcome)
 }

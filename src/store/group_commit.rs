@@ -115,7 +115,10 @@ mod tests {
         }
         let flushes = calls.load(Ordering::SeqCst);
         assert!(flushes >= 1, "at least one flush");
-        assert!(flushes < 50, "requests were batched, got {flushes} flushes for 50 requests");
+        assert!(
+            flushes < 50,
+            "requests were batched, got {flushes} flushes for 50 requests"
+        );
     }
 
     #[tokio::test]

@@ -14,9 +14,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::domain::{
-    CardRecord, DecisionRecord, Enrollment, TokenRecord, Transition,
-};
+use crate::domain::{CardRecord, DecisionRecord, Enrollment, TokenRecord, Transition};
 pub use group_commit::GroupCommit;
 pub use sled_backend::SledBackend;
 
@@ -131,7 +129,11 @@ impl<T> Paged<T> {
         Ok(Paged {
             count: data.len(),
             start_index: page.start_index,
-            end_index: if data.is_empty() { page.start_index } else { end_index },
+            end_index: if data.is_empty() {
+                page.start_index
+            } else {
+                end_index
+            },
             is_more,
             data,
         })
@@ -245,7 +247,10 @@ impl StoreReader<'_> {
         self.sled().card(issuer_card_ref_id)
     }
 
-    pub fn card_by_pan_fingerprint(&self, fingerprint: &str) -> Result<Option<CardRecord>, StoreError> {
+    pub fn card_by_pan_fingerprint(
+        &self,
+        fingerprint: &str,
+    ) -> Result<Option<CardRecord>, StoreError> {
         self.sled().card_by_pan_fingerprint(fingerprint)
     }
 
@@ -270,28 +275,50 @@ impl StoreReader<'_> {
         Paged::from_iter(self.sled().all_tokens(), page)
     }
 
-    pub fn tokens_of_card(&self, issuer_card_ref_id: &str, page: Page) -> Result<Paged<TokenRecord>, StoreError> {
-        Paged::from_iter(self.sled().tokens_by_index(sled_backend::Index::Card, issuer_card_ref_id), page)
+    pub fn tokens_of_card(
+        &self,
+        issuer_card_ref_id: &str,
+        page: Page,
+    ) -> Result<Paged<TokenRecord>, StoreError> {
+        Paged::from_iter(
+            self.sled()
+                .tokens_by_index(sled_backend::Index::Card, issuer_card_ref_id),
+            page,
+        )
     }
 
     /// Token-for-token lineage: COF tokens created from the original token with this reference id.
-    pub fn tokens_by_original_reference(&self, reference_id: &str, page: Page) -> Result<Paged<TokenRecord>, StoreError> {
+    pub fn tokens_by_original_reference(
+        &self,
+        reference_id: &str,
+        page: Page,
+    ) -> Result<Paged<TokenRecord>, StoreError> {
         Paged::from_iter(
-            self.sled().tokens_by_index(sled_backend::Index::OriginalReference, reference_id),
+            self.sled()
+                .tokens_by_index(sled_backend::Index::OriginalReference, reference_id),
             page,
         )
     }
 
     /// Token-for-token lineage by the original token's fingerprint.
-    pub fn tokens_by_original_fingerprint(&self, fingerprint: &str, page: Page) -> Result<Paged<TokenRecord>, StoreError> {
+    pub fn tokens_by_original_fingerprint(
+        &self,
+        fingerprint: &str,
+        page: Page,
+    ) -> Result<Paged<TokenRecord>, StoreError> {
         Paged::from_iter(
-            self.sled().tokens_by_index(sled_backend::Index::OriginalFingerprint, fingerprint),
+            self.sled()
+                .tokens_by_index(sled_backend::Index::OriginalFingerprint, fingerprint),
             page,
         )
     }
 
     /// Transitions of one token, oldest first.
-    pub fn transitions(&self, virtual_card_id: &str, page: Page) -> Result<Paged<Transition>, StoreError> {
+    pub fn transitions(
+        &self,
+        virtual_card_id: &str,
+        page: Page,
+    ) -> Result<Paged<Transition>, StoreError> {
         Paged::from_iter(self.sled().transitions(virtual_card_id), page)
     }
 

@@ -199,8 +199,14 @@ impl SledBackend {
         self.get(CARDS, issuer_card_ref_id.as_bytes())
     }
 
-    pub fn card_by_pan_fingerprint(&self, fingerprint: &str) -> Result<Option<CardRecord>, StoreError> {
-        match self.trees[PAN_INDEX].get(fingerprint.as_bytes()).map_err(io)? {
+    pub fn card_by_pan_fingerprint(
+        &self,
+        fingerprint: &str,
+    ) -> Result<Option<CardRecord>, StoreError> {
+        match self.trees[PAN_INDEX]
+            .get(fingerprint.as_bytes())
+            .map_err(io)?
+        {
             Some(reference) => {
                 let reference = String::from_utf8_lossy(&reference).into_owned();
                 self.card(&reference)
@@ -224,7 +230,9 @@ impl SledBackend {
         }
     }
 
-    pub fn decisions_newest_first(&self) -> impl Iterator<Item = Result<DecisionRecord, StoreError>> {
+    pub fn decisions_newest_first(
+        &self,
+    ) -> impl Iterator<Item = Result<DecisionRecord, StoreError>> {
         self.trees[DECISIONS].iter().rev().map(|entry| {
             let (_, bytes) = entry.map_err(io)?;
             decode(&bytes)
@@ -318,7 +326,11 @@ impl Tx for SledTx<'_> {
     }
 
     fn put_enrollment(&self, enrollment: &Enrollment) -> Result<(), TxError> {
-        self.put(ENROLLMENTS, enrollment.correlation_id.as_bytes(), enrollment)
+        self.put(
+            ENROLLMENTS,
+            enrollment.correlation_id.as_bytes(),
+            enrollment,
+        )
     }
 
     fn next_id(&self) -> Result<u64, TxError> {

@@ -63,8 +63,21 @@ fn indexes_follow_the_token_when_it_moves() {
     let reader = store.reader();
     assert_eq!(reader.tokens_of_card("CARD1", all_page()).unwrap().count, 0);
     assert_eq!(reader.tokens_of_card("CARD2", all_page()).unwrap().count, 1);
-    assert_eq!(reader.tokens_by_original_reference("REF1", all_page()).unwrap().count, 0);
-    assert_eq!(reader.tokens_by_original_reference("REF2", all_page()).unwrap().data[0].virtual_card_id, "VC1");
+    assert_eq!(
+        reader
+            .tokens_by_original_reference("REF1", all_page())
+            .unwrap()
+            .count,
+        0
+    );
+    assert_eq!(
+        reader
+            .tokens_by_original_reference("REF2", all_page())
+            .unwrap()
+            .data[0]
+            .virtual_card_id,
+        "VC1"
+    );
 }
 
 #[test]
@@ -85,8 +98,12 @@ fn a_card_prefix_does_not_match_a_longer_card_reference() {
 fn mark_seen_reports_repeats() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open_sled(dir.path()).unwrap();
-    let first = store.transact_blocking(|tx| tx.mark_seen("fp1", "t")).unwrap();
-    let second = store.transact_blocking(|tx| tx.mark_seen("fp1", "t")).unwrap();
+    let first = store
+        .transact_blocking(|tx| tx.mark_seen("fp1", "t"))
+        .unwrap();
+    let second = store
+        .transact_blocking(|tx| tx.mark_seen("fp1", "t"))
+        .unwrap();
     assert!(!first);
     assert!(second);
 }
@@ -102,7 +119,15 @@ fn data_survives_reopening_and_the_schema_version_is_checked() {
         store.flush_blocking().unwrap();
     }
     let store = Store::open_sled(dir.path()).unwrap();
-    assert_eq!(store.reader().token("VC1").unwrap().unwrap().issuer_card_ref_id, "CARD1");
+    assert_eq!(
+        store
+            .reader()
+            .token("VC1")
+            .unwrap()
+            .unwrap()
+            .issuer_card_ref_id,
+        "CARD1"
+    );
     drop(store);
 
     // A store written by a future schema is refused, not misread.
@@ -113,7 +138,10 @@ fn data_survives_reopening_and_the_schema_version_is_checked() {
         db.flush().unwrap();
     }
     match Store::open_sled(dir.path()) {
-        Err(StoreError::Schema { found: 99, expected }) => assert_eq!(expected, SCHEMA_VERSION),
+        Err(StoreError::Schema {
+            found: 99,
+            expected,
+        }) => assert_eq!(expected, SCHEMA_VERSION),
         Err(other) => panic!("unexpected error {other}"),
         Ok(_) => panic!("a future schema must be refused"),
     }
@@ -131,7 +159,10 @@ fn pages_report_their_bounds() {
     let items = (0..5).map(Ok::<_, StoreError>);
     let page = Paged::from_iter(items, Page::new(1, 2)).unwrap();
     assert_eq!(page.data, vec![1, 2]);
-    assert_eq!((page.count, page.start_index, page.end_index, page.is_more), (2, 1, 2, true));
+    assert_eq!(
+        (page.count, page.start_index, page.end_index, page.is_more),
+        (2, 1, 2, true)
+    );
     let last = Paged::from_iter((0..5).map(Ok::<_, StoreError>), Page::new(4, 2)).unwrap();
     assert_eq!((last.count, last.end_index, last.is_more), (1, 4, false));
     let empty = Paged::from_iter((0..5).map(Ok::<_, StoreError>), Page::new(9, 2)).unwrap();

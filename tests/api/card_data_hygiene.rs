@@ -20,8 +20,12 @@ fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 
 fn contains(haystack: &[u8], needle: &str) -> bool {
     let ascii = needle.as_bytes();
-    let utf16: Vec<u8> = needle.encode_utf16().flat_map(|u| u.to_le_bytes()).collect();
-    haystack.windows(ascii.len()).any(|w| w == ascii) || haystack.windows(utf16.len()).any(|w| w == utf16.as_slice())
+    let utf16: Vec<u8> = needle
+        .encode_utf16()
+        .flat_map(|u| u.to_le_bytes())
+        .collect();
+    haystack.windows(ascii.len()).any(|w| w == ascii)
+        || haystack.windows(utf16.len()).any(|w| w == utf16.as_slice())
 }
 
 #[actix_web::test]
@@ -42,7 +46,11 @@ async fn no_pan_token_or_otp_in_the_store_or_the_logs() {
     let card_info = dev_seal(&json!({"fpan": PAN_FULL, "exp": "1230", "cvv": cvv}));
 
     let elig = client
-        .call("checkCardEligibility", correlation, &json!({"cipheredCardInfo": card_info, "captureMethod": "TOKEN"}))
+        .call(
+            "checkCardEligibility",
+            correlation,
+            &json!({"cipheredCardInfo": card_info, "captureMethod": "TOKEN"}),
+        )
         .await;
     assert_eq!(elig.status, 200, "{:?}", elig.body);
     let card = elig.body["issuerCardRefId"].as_str().unwrap().to_owned();
@@ -55,10 +63,18 @@ async fn no_pan_token_or_otp_in_the_store_or_the_logs() {
                     "scoringInformation": {"deviceScore": 1}}),
         )
         .await;
-    assert_eq!(decision.body["levelOfTrust"], "yellow", "{:?}", decision.body);
+    assert_eq!(
+        decision.body["levelOfTrust"], "yellow",
+        "{:?}",
+        decision.body
+    );
     let method = decision.body["idvMethodList"][0]["id"].clone();
     let otp = client
-        .call("sendOTP", correlation, &json!({"issuerCardRefId": card, "otpValue": OTP, "otpMethodId": method}))
+        .call(
+            "sendOTP",
+            correlation,
+            &json!({"issuerCardRefId": card, "otpValue": OTP, "otpMethodId": method}),
+        )
         .await;
     assert_eq!(otp.status, 200, "{:?}", otp.body);
     assert_eq!(gateway.deliveries()[0]["otp"], OTP);
@@ -72,17 +88,30 @@ async fn no_pan_token_or_otp_in_the_store_or_the_logs() {
         .await;
     assert_eq!(activate.status, 200);
     // Bad input that carries a PAN must not echo it either.
-    let bad = client.call("requestCardDigitization", correlation, &json!({"cipheredCardInfo": 4111111111111111u64})).await;
+    let bad = client
+        .call(
+            "requestCardDigitization",
+            correlation,
+            &json!({"cipheredCardInfo": 4111111111111111u64}),
+        )
+        .await;
     assert_eq!(bad.status, 400);
     service.kill_hard();
 
     let log = service.log_text();
-    assert!(log.contains("digitization decided"), "logs were captured:\n{log}");
+    assert!(
+        log.contains("digitization decided"),
+        "logs were captured:\n{log}"
+    );
     for secret in [PAN_FULL, DEVICE_TOKEN, COF_TOKEN, OTP] {
         assert!(!log.contains(secret), "{secret} appears in the logs");
         for file in files_under(&store) {
             let bytes = std::fs::read(&file).unwrap();
-            assert!(!contains(&bytes, secret), "{secret} appears in {}", file.display());
+            assert!(
+                !contains(&bytes, secret),
+                "{secret} appears in {}",
+                file.display()
+            );
         }
     }
 }

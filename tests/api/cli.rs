@@ -6,7 +6,10 @@ use crate::helpers::repo_root;
 
 fn run(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
     let mut command = Command::new(env!("CARGO_BIN_EXE_tsh-issuer"));
-    command.args(args).current_dir(repo_root()).env_remove("TSH_ISSUER_ENV");
+    command
+        .args(args)
+        .current_dir(repo_root())
+        .env_remove("TSH_ISSUER_ENV");
     for (k, v) in env {
         command.env(k, v);
     }
@@ -43,7 +46,10 @@ fn rules_check_accepts_the_shipped_rules_and_names_errors() {
     .unwrap();
     let (code, _, stderr) = run(&["rules", "check", bad.to_str().unwrap()], &[]);
     assert_eq!(code, 2);
-    assert!(stderr.contains("r1") && stderr.contains("no_such_fact"), "{stderr}");
+    assert!(
+        stderr.contains("r1") && stderr.contains("no_such_fact"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -56,12 +62,22 @@ fn cards_import_is_idempotent_and_refuses_a_bad_file_whole() {
     assert!(stdout.contains("7 created"), "{stdout}");
     let (code, stdout, _) = run(&["cards", "import", "fixtures/dev-cards.json"], &env);
     assert_eq!(code, 0);
-    assert!(stdout.contains("0 created, 0 updated, 7 unchanged"), "{stdout}");
+    assert!(
+        stdout.contains("0 created, 0 updated, 7 unchanged"),
+        "{stdout}"
+    );
 
     let bad = dir.path().join("bad.json");
-    std::fs::write(&bad, r#"[{"pan":"4111111111111111","exp":"1230"},{"pan":"4111111111111112","exp":"1230"}]"#).unwrap();
+    std::fs::write(
+        &bad,
+        r#"[{"pan":"4111111111111111","exp":"1230"},{"pan":"4111111111111112","exp":"1230"}]"#,
+    )
+    .unwrap();
     let (code, _, stderr) = run(&["cards", "import", bad.to_str().unwrap()], &env);
     assert_ne!(code, 0);
-    assert!(stderr.contains("card #1") && stderr.contains("pan"), "{stderr}");
+    assert!(
+        stderr.contains("card #1") && stderr.contains("pan"),
+        "{stderr}"
+    );
     assert!(!stderr.contains("4111111111111112"), "{stderr}");
 }

@@ -15,7 +15,9 @@ fn valid_cvv(pan: &str) -> String {
 
 async fn decide(app: &TestApp, pan: &str, capture: &str, extra: Value) -> Value {
     let body = digitization_body(app, pan, capture, extra);
-    let reply = app.call("requestCardDigitization", &cid("dig"), &body).await;
+    let reply = app
+        .call("requestCardDigitization", &cid("dig"), &body)
+        .await;
     assert_eq!(reply.status, 200, "{:?}", reply.body);
     reply.body
 }
@@ -23,13 +25,35 @@ async fn decide(app: &TestApp, pan: &str, capture: &str, extra: Value) -> Value 
 #[actix_web::test]
 async fn thales_baseline_decisions() {
     let app = spawn_app().await;
-    let wrong_cvv = if valid_cvv(PAN_FULL) == "000" { "111" } else { "000" };
-    let good_cvv = app.seal(&json!({"cvv": valid_cvv(PAN_FULL)}), KeyTransport::OaepSha256);
+    let wrong_cvv = if valid_cvv(PAN_FULL) == "000" {
+        "111"
+    } else {
+        "000"
+    };
+    let good_cvv = app.seal(
+        &json!({"cvv": valid_cvv(PAN_FULL)}),
+        KeyTransport::OaepSha256,
+    );
     let bad_cvv = app.seal(&json!({"cvv": wrong_cvv}), KeyTransport::Pkcs1v15);
     let cases: Vec<(&str, &str, Value, &str)> = vec![
-        ("cvvValidated by the TSP", "MANUAL", json!({"cvvValidated": true}), "green"),
-        ("valid CVV2 in authenticationValue", "MANUAL", json!({"authenticationValue": good_cvv}), "green"),
-        ("invalid CVV2 declines", "MANUAL", json!({"authenticationValue": bad_cvv}), "red"),
+        (
+            "cvvValidated by the TSP",
+            "MANUAL",
+            json!({"cvvValidated": true}),
+            "green",
+        ),
+        (
+            "valid CVV2 in authenticationValue",
+            "MANUAL",
+            json!({"authenticationValue": good_cvv}),
+            "green",
+        ),
+        (
+            "invalid CVV2 declines",
+            "MANUAL",
+            json!({"authenticationValue": bad_cvv}),
+            "red",
+        ),
         ("bank app", "BANK_APP", json!({}), "green"),
         ("card on file", "ON_FILE", json!({}), "green"),
         ("camera without CVV", "CAMERA", json!({}), "red"),
@@ -48,9 +72,15 @@ async fn thales_baseline_decisions() {
 #[actix_web::test]
 async fn a_cvv_inside_the_card_info_is_verified_too() {
     let app = spawn_app().await;
-    let card = app.seal(&json!({"fpan": PAN_FULL, "exp": "1230", "cvv": valid_cvv(PAN_FULL)}), KeyTransport::OaepSha256);
-    let body = json!({"cipheredCardInfo": card, "cardCaptureInformation": {"captureMethod": "MANUAL"}});
-    let reply = app.call("requestCardDigitization", &cid("dig"), &body).await;
+    let card = app.seal(
+        &json!({"fpan": PAN_FULL, "exp": "1230", "cvv": valid_cvv(PAN_FULL)}),
+        KeyTransport::OaepSha256,
+    );
+    let body =
+        json!({"cipheredCardInfo": card, "cardCaptureInformation": {"captureMethod": "MANUAL"}});
+    let reply = app
+        .call("requestCardDigitization", &cid("dig"), &body)
+        .await;
     assert_eq!(reply.body["levelOfTrust"], "green", "{:?}", reply.body);
 }
 
@@ -65,7 +95,10 @@ async fn low_wallet_scores_step_up_with_the_cards_contacts_or_decline_without() 
     assert_eq!(methods[0]["type"], "cell_phone");
     assert_eq!(methods[1]["type"], "email");
     let shown = yellow.to_string();
-    assert!(!shown.contains("+447700900123") && !shown.contains("ada.dev@example.com"), "contacts must be masked: {shown}");
+    assert!(
+        !shown.contains("+447700900123") && !shown.contains("ada.dev@example.com"),
+        "contacts must be masked: {shown}"
+    );
     // Ids are stable between calls.
     let again = decide(&app, PAN_FULL, "BANK_APP", low.clone()).await;
     assert_eq!(again["idvMethodList"], yellow["idvMethodList"]);
@@ -73,7 +106,13 @@ async fn low_wallet_scores_step_up_with_the_cards_contacts_or_decline_without() 
     let no_contact = decide(&app, PAN_NO_CONTACT, "BANK_APP", low).await;
     assert_eq!(no_contact["levelOfTrust"], "red", "{no_contact}");
 
-    let fine = decide(&app, PAN_FULL, "BANK_APP", json!({"scoringInformation": {"deviceScore": 5, "accountScore": "4"}})).await;
+    let fine = decide(
+        &app,
+        PAN_FULL,
+        "BANK_APP",
+        json!({"scoringInformation": {"deviceScore": 5, "accountScore": "4"}}),
+    )
+    .await;
     assert_eq!(fine["levelOfTrust"], "green", "{fine}");
 }
 
@@ -82,7 +121,9 @@ async fn each_decision_is_recorded_with_its_rule_trace_and_no_card_data() {
     let app = spawn_app().await;
     let correlation = cid("trace");
     let body = digitization_body(&app, PAN_FULL, "CAMERA", json!({}));
-    let reply = app.call("requestCardDigitization", &correlation, &body).await;
+    let reply = app
+        .call("requestCardDigitization", &correlation, &body)
+        .await;
     assert_eq!(reply.body["levelOfTrust"], "red");
 
     let decisions = app.staff_get("/api/v1/decisions?count=1").await;
@@ -97,7 +138,9 @@ async fn each_decision_is_recorded_with_its_rule_trace_and_no_card_data() {
     assert_eq!(latest["facts"]["capture_method"], "CAMERA");
     assert!(!latest.to_string().contains(PAN_FULL));
 
-    let enrollment = app.staff_get(&format!("/api/v1/enrollments/{correlation}")).await;
+    let enrollment = app
+        .staff_get(&format!("/api/v1/enrollments/{correlation}"))
+        .await;
     assert_eq!(enrollment.body["decisions"][0]["level_of_trust"], "red");
     assert_eq!(enrollment.body["decisions"][0]["decided_by"], "issuer");
 }
@@ -106,7 +149,11 @@ async fn each_decision_is_recorded_with_its_rule_trace_and_no_card_data() {
 async fn operation_names_are_matched_case_insensitively() {
     let app = spawn_app().await;
     let body = digitization_body(&app, PAN_FULL, "BANK_APP", json!({}));
-    for name in ["RequestCardDigitization", "requestcarddigitization", "REQUESTCARDDIGITIZATION"] {
+    for name in [
+        "RequestCardDigitization",
+        "requestcarddigitization",
+        "REQUESTCARDDIGITIZATION",
+    ] {
         let reply = app.call(name, &cid("case"), &body).await;
         assert_eq!(reply.status, 200, "{name}: {:?}", reply.body);
         assert_eq!(reply.body["levelOfTrust"], "green", "{name}");
@@ -116,15 +163,45 @@ async fn operation_names_are_matched_case_insensitively() {
 #[actix_web::test]
 async fn card_data_is_required_and_must_decrypt() {
     let app = spawn_app().await;
-    let missing = app.call("requestCardDigitization", &cid("d"), &json!({"walletProviderId": "X"})).await;
+    let missing = app
+        .call(
+            "requestCardDigitization",
+            &cid("d"),
+            &json!({"walletProviderId": "X"}),
+        )
+        .await;
     assert_eq!((missing.status, missing.code()), (400, Some(111)));
-    let garbage = app.call("requestCardDigitization", &cid("d"), &json!({"cipheredCardInfo": "bm90IGNtcw=="})).await;
+    let garbage = app
+        .call(
+            "requestCardDigitization",
+            &cid("d"),
+            &json!({"cipheredCardInfo": "bm90IGNtcw=="}),
+        )
+        .await;
     assert_eq!((garbage.status, garbage.code()), (400, Some(166)));
-    let not_a_pan = app.seal(&json!({"fpan": "4111111111111112"}), KeyTransport::OaepSha256);
-    let luhn = app.call("requestCardDigitization", &cid("d"), &json!({"cipheredCardInfo": not_a_pan})).await;
+    let not_a_pan = app.seal(
+        &json!({"fpan": "4111111111111112"}),
+        KeyTransport::OaepSha256,
+    );
+    let luhn = app
+        .call(
+            "requestCardDigitization",
+            &cid("d"),
+            &json!({"cipheredCardInfo": not_a_pan}),
+        )
+        .await;
     assert_eq!((luhn.status, luhn.code()), (400, Some(166)));
     assert!(!luhn.body.to_string().contains("4111111111111112"));
-    let not_json = app.recipient.seal_base64(b"fpan=4111111111111111", KeyTransport::OaepSha256).unwrap();
-    let bad = app.call("requestCardDigitization", &cid("d"), &json!({"cipheredCardInfo": not_json})).await;
+    let not_json = app
+        .recipient
+        .seal_base64(b"fpan=4111111111111111", KeyTransport::OaepSha256)
+        .unwrap();
+    let bad = app
+        .call(
+            "requestCardDigitization",
+            &cid("d"),
+            &json!({"cipheredCardInfo": not_json}),
+        )
+        .await;
     assert_eq!(bad.code(), Some(166));
 }

@@ -13,12 +13,22 @@ async fn eligible_card_gets_a_stable_opaque_reference_and_its_bin_product() {
     let reference = first.body["issuerCardRefId"].as_str().unwrap().to_owned();
     assert_eq!(first.body["productId"], "VISA-CLASSIC-DEV");
     assert!(reference.len() <= 48, "{reference}");
-    assert!(!reference.contains("411111") && !reference.contains("1111"), "reference leaks PAN digits: {reference}");
+    assert!(
+        !reference.contains("411111") && !reference.contains("1111"),
+        "reference leaks PAN digits: {reference}"
+    );
 
     // Same PAN, other key transport, other session: same reference.
-    let pkcs1 = app.seal(&json!({"fpan": PAN_FULL, "exp": "1230"}), KeyTransport::Pkcs1v15);
+    let pkcs1 = app.seal(
+        &json!({"fpan": PAN_FULL, "exp": "1230"}),
+        KeyTransport::Pkcs1v15,
+    );
     let second = app
-        .call("checkCardEligibility", &cid("elig"), &json!({"cipheredCardInfo": pkcs1}))
+        .call(
+            "checkCardEligibility",
+            &cid("elig"),
+            &json!({"cipheredCardInfo": pkcs1}),
+        )
         .await;
     assert_eq!(second.status, 200, "{:?}", second.body);
     assert_eq!(second.body["issuerCardRefId"], reference.as_str());
@@ -47,8 +57,13 @@ async fn refusals_use_the_contract_codes() {
         assert_eq!(reply.status, 400, "{name}: {:?}", reply.body);
         assert_eq!(reply.code(), Some(code), "{name}: {:?}", reply.body);
         assert!(reply.body["errorMessage"].is_string(), "{name}");
-        let enrollment = app.staff_get(&format!("/api/v1/enrollments/{correlation}")).await;
-        assert_eq!(enrollment.status, 404, "{name}: a refusal must not create an enrolment");
+        let enrollment = app
+            .staff_get(&format!("/api/v1/enrollments/{correlation}"))
+            .await;
+        assert_eq!(
+            enrollment.status, 404,
+            "{name}: a refusal must not create an enrolment"
+        );
     }
 }
 
@@ -58,16 +73,30 @@ async fn a_known_reference_can_be_checked_without_card_data() {
     let first = app.eligibility(&cid("elig"), PAN_FULL).await;
     let reference = first.body["issuerCardRefId"].clone();
     let again = app
-        .call("checkCardEligibility", &cid("elig"), &json!({"issuerCardRefId": reference}))
+        .call(
+            "checkCardEligibility",
+            &cid("elig"),
+            &json!({"issuerCardRefId": reference}),
+        )
         .await;
     assert_eq!(again.status, 200, "{:?}", again.body);
     assert_eq!(again.body["issuerCardRefId"], reference);
 
     let unknown = app
-        .call("checkCardEligibility", &cid("elig"), &json!({"issuerCardRefId": "ICR-not-a-card"}))
+        .call(
+            "checkCardEligibility",
+            &cid("elig"),
+            &json!({"issuerCardRefId": "ICR-not-a-card"}),
+        )
         .await;
     assert_eq!(unknown.code(), Some(116));
-    let neither = app.call("checkCardEligibility", &cid("elig"), &json!({"walletProviderId": "X"})).await;
+    let neither = app
+        .call(
+            "checkCardEligibility",
+            &cid("elig"),
+            &json!({"walletProviderId": "X"}),
+        )
+        .await;
     assert_eq!((neither.status, neither.code()), (400, Some(111)));
 }
 
@@ -78,11 +107,16 @@ async fn eligibility_starts_the_enrolment_session() {
     let body = json!({"cipheredCardInfo": app.card_info(PAN_FULL), "walletProviderId": "GOOGLE_PAY", "captureMethod": "camera", "tokenRequestor": {"id": 40010075001u64, "name": "Google Pay"}});
     let reply = app.call("checkCardEligibility", &correlation, &body).await;
     assert_eq!(reply.status, 200, "{:?}", reply.body);
-    let view = app.staff_get(&format!("/api/v1/enrollments/{correlation}")).await;
+    let view = app
+        .staff_get(&format!("/api/v1/enrollments/{correlation}"))
+        .await;
     assert_eq!(view.status, 200);
     assert_eq!(view.body["capture_method"], "CAMERA");
     assert_eq!(view.body["wallet_provider_id"], "GOOGLE_PAY");
     assert_eq!(view.body["token_requestor"]["id"], "40010075001");
     assert_eq!(view.body["eligibility"]["product_id"], "VISA-CLASSIC-DEV");
-    assert_eq!(view.body["issuer_card_ref_id"], reply.body["issuerCardRefId"]);
+    assert_eq!(
+        view.body["issuer_card_ref_id"],
+        reply.body["issuerCardRefId"]
+    );
 }

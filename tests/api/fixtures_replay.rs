@@ -22,8 +22,14 @@ fn seal_placeholders(app: &TestApp, value: &Value) -> Value {
             };
             Value::String(app.seal(&map["$seal"], transport))
         }
-        Value::Object(map) => Value::Object(map.iter().map(|(k, v)| (k.clone(), seal_placeholders(app, v))).collect()),
-        Value::Array(items) => Value::Array(items.iter().map(|v| seal_placeholders(app, v)).collect()),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), seal_placeholders(app, v)))
+                .collect(),
+        ),
+        Value::Array(items) => {
+            Value::Array(items.iter().map(|v| seal_placeholders(app, v)).collect())
+        }
         other => other.clone(),
     }
 }
@@ -32,7 +38,9 @@ fn seal_placeholders(app: &TestApp, value: &Value) -> Value {
 fn compare(path: &str, expected: &Value, actual: Option<&Value>, problems: &mut Vec<String>) {
     match (expected, actual) {
         (Value::String(s), None) if s == "$absent" => {}
-        (Value::String(s), Some(a)) if s == "$absent" => problems.push(format!("{path}: expected absent, got {a}")),
+        (Value::String(s), Some(a)) if s == "$absent" => {
+            problems.push(format!("{path}: expected absent, got {a}"))
+        }
         (_, None) => problems.push(format!("{path}: missing, expected {expected}")),
         (Value::String(s), Some(_)) if s == "$any" => {}
         (Value::Object(e), Some(Value::Object(a))) => {
@@ -42,7 +50,11 @@ fn compare(path: &str, expected: &Value, actual: Option<&Value>, problems: &mut 
         }
         (Value::Array(e), Some(Value::Array(a))) => {
             if e.len() != a.len() {
-                problems.push(format!("{path}: expected {} items, got {}", e.len(), a.len()));
+                problems.push(format!(
+                    "{path}: expected {} items, got {}",
+                    e.len(),
+                    a.len()
+                ));
             }
             for (i, (ev, av)) in e.iter().zip(a).enumerate() {
                 compare(&format!("{path}[{i}]"), ev, Some(av), problems);
@@ -54,11 +66,17 @@ fn compare(path: &str, expected: &Value, actual: Option<&Value>, problems: &mut 
 }
 
 async fn send(app: &TestApp, operation: &str, step: &Value) -> Reply {
-    let headers = step.get("headers").and_then(Value::as_object).cloned().unwrap_or_else(Map::new);
+    let headers = step
+        .get("headers")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_else(Map::new);
     let header = |name: &str| headers.get(name).and_then(Value::as_str).map(str::to_owned);
     let body = seal_placeholders(app, step.get("body").unwrap_or(&Value::Null));
     let raw = match &body {
-        Value::String(s) if step.get("raw_body") == Some(&Value::Bool(true)) => s.clone().into_bytes(),
+        Value::String(s) if step.get("raw_body") == Some(&Value::Bool(true)) => {
+            s.clone().into_bytes()
+        }
         other => other.to_string().into_bytes(),
     };
     app.post_raw(
@@ -100,33 +118,75 @@ async fn every_fixture_replays_as_expected() {
         .iter()
         .filter_map(|c| c.parent()?.file_name()?.to_str().map(str::to_owned))
         .collect();
-    for op in ["checkCardEligibility", "requestCardDigitization", "sendOTP", "notifyVirtualCardChange", "notifyStandInProcess", "getIDnVMethodList"] {
+    for op in [
+        "checkCardEligibility",
+        "requestCardDigitization",
+        "sendOTP",
+        "notifyVirtualCardChange",
+        "notifyStandInProcess",
+        "getIDnVMethodList",
+    ] {
         assert!(operations.contains(op), "no fixture for {op}");
     }
     let mut failures = Vec::new();
     for case in &cases {
-        let operation = case.parent().unwrap().file_name().unwrap().to_str().unwrap().to_owned();
+        let operation = case
+            .parent()
+            .unwrap()
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_owned();
         let request = read_json(&case.join("request.json"));
         let expected = read_json(&case.join("expected.json"));
         let app = spawn_app().await;
-        for (i, given) in request.get("given").and_then(Value::as_array).cloned().unwrap_or_default().iter().enumerate() {
-            let op = given["operation"].as_str().unwrap_or_else(|| panic!("{}: given[{i}] needs an operation", case.display()));
+        for (i, given) in request
+            .get("given")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+        {
+            let op = given["operation"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{}: given[{i}] needs an operation", case.display()));
             let reply = send(&app, op, given).await;
             if reply.status != 200 {
-                failures.push(format!("{}: setup step {i} ({op}) answered {} {}", case.display(), reply.status, reply.body));
+                failures.push(format!(
+                    "{}: setup step {i} ({op}) answered {} {}",
+                    case.display(),
+                    reply.status,
+                    reply.body
+                ));
             }
         }
         let reply = send(&app, &operation, &request).await;
         let mut problems = Vec::new();
         if Some(u64::from(reply.status)) != expected["status"].as_u64() {
-            problems.push(format!("status: expected {}, got {}", expected["status"], reply.status));
+            problems.push(format!(
+                "status: expected {}, got {}",
+                expected["status"], reply.status
+            ));
         }
         if let Some(body) = expected.get("body") {
             compare("body", body, Some(&reply.body), &mut problems);
         }
         if !problems.is_empty() {
-            failures.push(format!("{}:\n  {}\n  actual body: {}", case.display(), problems.join("\n  "), reply.body));
+            failures.push(format!(
+                "{}:\n  {}\n  actual body: {}",
+                case.display(),
+                problems.join("\n  "),
+                reply.body
+            ));
         }
     }
-    assert!(failures.is_empty(), "{} of {} fixtures failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} fixtures failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
 }

@@ -60,8 +60,12 @@ impl MockGateway {
                     async move {
                         let mode = *m.lock().unwrap();
                         match mode {
-                            GatewayMode::Fail => return HttpResponse::InternalServerError().finish(),
-                            GatewayMode::Slow(ms) => actix_web::rt::time::sleep(Duration::from_millis(ms)).await,
+                            GatewayMode::Fail => {
+                                return HttpResponse::InternalServerError().finish()
+                            }
+                            GatewayMode::Slow(ms) => {
+                                actix_web::rt::time::sleep(Duration::from_millis(ms)).await
+                            }
                             GatewayMode::Accept => {}
                         }
                         d.lock().unwrap().push(body.into_inner());
@@ -135,14 +139,22 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
     start(settings, store_dir, gateway).await
 }
 
-pub async fn start(settings: Settings, store_dir: tempfile::TempDir, gateway: MockGateway) -> TestApp {
+pub async fn start(
+    settings: Settings,
+    store_dir: tempfile::TempDir,
+    gateway: MockGateway,
+) -> TestApp {
     let app = Application::build(settings.clone()).expect("application builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     actix_web::rt::spawn(app.run_until_stopped());
-    let pem = std::fs::read_to_string(repo_root().join("fixtures/dev-keys/issuer-dev.crt")).unwrap();
+    let pem =
+        std::fs::read_to_string(repo_root().join("fixtures/dev-keys/issuer-dev.crt")).unwrap();
     TestApp {
         address,
-        client: reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap(),
+        client: reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap(),
         store_dir,
         gateway,
         recipient: Recipient::from_pem(&pem).unwrap(),
@@ -165,15 +177,29 @@ impl Reply {
 
 impl TestApp {
     pub fn seal(&self, card: &Value, transport: KeyTransport) -> String {
-        self.recipient.seal_base64(card.to_string().as_bytes(), transport).unwrap()
+        self.recipient
+            .seal_base64(card.to_string().as_bytes(), transport)
+            .unwrap()
     }
 
     pub fn card_info(&self, pan: &str) -> String {
-        self.seal(&json!({"fpan": pan, "exp": card_exp(pan)}), KeyTransport::OaepSha256)
+        self.seal(
+            &json!({"fpan": pan, "exp": card_exp(pan)}),
+            KeyTransport::OaepSha256,
+        )
     }
 
-    pub async fn post_raw(&self, operation: &str, correlation_id: Option<&str>, issuer: Option<&str>, content_type: Option<&str>, body: Vec<u8>) -> Reply {
-        let mut request = self.client.post(format!("{}{PREFIX}/{operation}", self.address));
+    pub async fn post_raw(
+        &self,
+        operation: &str,
+        correlation_id: Option<&str>,
+        issuer: Option<&str>,
+        content_type: Option<&str>,
+        body: Vec<u8>,
+    ) -> Reply {
+        let mut request = self
+            .client
+            .post(format!("{}{PREFIX}/{operation}", self.address));
         if let Some(c) = correlation_id {
             request = request.header("x-correlation-id", c);
         }
@@ -183,7 +209,11 @@ impl TestApp {
         if let Some(ct) = content_type {
             request = request.header("content-type", ct);
         }
-        let response = request.body(body).send().await.expect("request reaches the service");
+        let response = request
+            .body(body)
+            .send()
+            .await
+            .expect("request reaches the service");
         let status = response.status().as_u16();
         let text = response.text().await.unwrap_or_default();
         Reply {
@@ -193,13 +223,20 @@ impl TestApp {
     }
 
     pub async fn call(&self, operation: &str, correlation_id: &str, body: &Value) -> Reply {
-        self.post_raw(operation, Some(correlation_id), Some(ISSUER_ID), Some("application/json"), body.to_string().into_bytes())
-            .await
+        self.post_raw(
+            operation,
+            Some(correlation_id),
+            Some(ISSUER_ID),
+            Some("application/json"),
+            body.to_string().into_bytes(),
+        )
+        .await
     }
 
     pub async fn eligibility(&self, correlation_id: &str, pan: &str) -> Reply {
         let body = json!({"cipheredCardInfo": self.card_info(pan), "walletProviderId": "APPLE_PAY", "captureMethod": "MANUAL"});
-        self.call("checkCardEligibility", correlation_id, &body).await
+        self.call("checkCardEligibility", correlation_id, &body)
+            .await
     }
 
     pub async fn staff_get(&self, path: &str) -> Reply {
@@ -320,7 +357,11 @@ impl ServiceProcess {
             .chars()
             .take_while(|c| !c.is_whitespace() && *c != '"')
             .collect();
-        ServiceProcess { child, address, log }
+        ServiceProcess {
+            child,
+            address,
+            log,
+        }
     }
 
     /// SIGKILL: no graceful shutdown, no final flush.
@@ -351,7 +392,10 @@ impl ProcessClient {
     pub fn new(address: &str) -> ProcessClient {
         ProcessClient {
             address: address.to_owned(),
-            client: reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap(),
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .unwrap(),
         }
     }
 
@@ -390,7 +434,8 @@ impl ProcessClient {
 
 /// Encrypts card JSON for the dev issuer certificate (OAEP).
 pub fn dev_seal(card: &Value) -> String {
-    let pem = std::fs::read_to_string(repo_root().join("fixtures/dev-keys/issuer-dev.crt")).unwrap();
+    let pem =
+        std::fs::read_to_string(repo_root().join("fixtures/dev-keys/issuer-dev.crt")).unwrap();
     Recipient::from_pem(&pem)
         .unwrap()
         .seal_base64(card.to_string().as_bytes(), KeyTransport::OaepSha256)

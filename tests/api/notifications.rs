@@ -20,7 +20,9 @@ async fn token(app: &TestApp, vcid: &str) -> Value {
 }
 
 async fn transitions(app: &TestApp, vcid: &str) -> Vec<Value> {
-    let reply = app.staff_get(&format!("/api/v1/tokens/{vcid}/transitions")).await;
+    let reply = app
+        .staff_get(&format!("/api/v1/tokens/{vcid}/transitions"))
+        .await;
     reply.body["data"].as_array().unwrap().clone()
 }
 
@@ -33,7 +35,10 @@ async fn lifecycle_with_duplicates_and_late_messages() {
         let body = notification(&card, vcid, action);
         let correlation = correlation.to_owned();
         let app = &app;
-        async move { app.call("notifyVirtualCardChange", &correlation, &body).await }
+        async move {
+            app.call("notifyVirtualCardChange", &correlation, &body)
+                .await
+        }
     };
     let activate = send("ACTIVATE", "c-activate").await;
     assert_eq!((activate.status, activate.body.clone()), (200, json!({})));
@@ -52,11 +57,26 @@ async fn lifecycle_with_duplicates_and_late_messages() {
     assert_eq!(token(&app, vcid).await["state"], "ACTIVE");
     assert_eq!(send("DELETE", "c-delete").await.status, 200);
     assert_eq!(send("RESUME", "c-resume-2").await.status, 200);
-    assert_eq!(token(&app, vcid).await["state"], "DELETED", "a deleted token never comes back");
+    assert_eq!(
+        token(&app, vcid).await["state"],
+        "DELETED",
+        "a deleted token never comes back"
+    );
 
     let history = transitions(&app, vcid).await;
-    let types: Vec<&str> = history.iter().map(|t| t["type"].as_str().unwrap()).collect();
-    assert_eq!(types, vec!["state.activated", "state.suspended", "state.reinstated", "state.terminated"]);
+    let types: Vec<&str> = history
+        .iter()
+        .map(|t| t["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        vec![
+            "state.activated",
+            "state.suspended",
+            "state.reinstated",
+            "state.terminated"
+        ]
+    );
     assert_eq!(history[1]["from_state"], "ACTIVE");
     assert_eq!(history[1]["state"], "SUSPENDED");
     assert_eq!(history[1]["channel"], "TOKEN_SERVICE_PROVIDER");
@@ -69,10 +89,17 @@ async fn an_error_code_is_recorded_without_a_state_change() {
     let app = spawn_app().await;
     let card = card_ref(&app, PAN_FULL).await;
     let vcid = "VC-error-1";
-    app.call("notifyVirtualCardChange", &cid("n"), &notification(&card, vcid, "ACTIVATE")).await;
+    app.call(
+        "notifyVirtualCardChange",
+        &cid("n"),
+        &notification(&card, vcid, "ACTIVATE"),
+    )
+    .await;
     let mut failed = notification(&card, vcid, "SUSPEND");
     failed["errorCode"] = json!(221);
-    let reply = app.call("notifyVirtualCardChange", "c-failed-suspend", &failed).await;
+    let reply = app
+        .call("notifyVirtualCardChange", "c-failed-suspend", &failed)
+        .await;
     assert_eq!(reply.status, 200);
     let t = token(&app, vcid).await;
     assert_eq!(t["state"], "ACTIVE");
@@ -101,14 +128,22 @@ async fn notifications_link_to_the_enrolment_and_list_under_the_card() {
     let elig = app.eligibility(&correlation, PAN_FULL).await;
     let card = elig.body["issuerCardRefId"].as_str().unwrap().to_owned();
     let body = digitization_body(&app, PAN_FULL, "BANK_APP", json!({}));
-    app.call("requestCardDigitization", &correlation, &body).await;
-    app.call("notifyVirtualCardChange", &correlation, &notification(&card, "VC-enrol", "ACTIVATE")).await;
+    app.call("requestCardDigitization", &correlation, &body)
+        .await;
+    app.call(
+        "notifyVirtualCardChange",
+        &correlation,
+        &notification(&card, "VC-enrol", "ACTIVATE"),
+    )
+    .await;
 
     let t = token(&app, "VC-enrol").await;
     assert_eq!(t["decision"]["level_of_trust"], "green");
     assert_eq!(t["decision"]["decided_by"], "issuer");
     assert_eq!(t["correlation_id"], correlation.as_str());
-    let view = app.staff_get(&format!("/api/v1/enrollments/{correlation}")).await;
+    let view = app
+        .staff_get(&format!("/api/v1/enrollments/{correlation}"))
+        .await;
     assert_eq!(view.body["notifications"][0]["virtual_card_id"], "VC-enrol");
     assert_eq!(view.body["notifications"][0]["action"], "ACTIVATE");
     let tokens = app.staff_get(&format!("/api/v1/cards/{card}/tokens")).await;
@@ -121,20 +156,51 @@ async fn invalid_notifications_change_nothing() {
     let app = spawn_app().await;
     let card = card_ref(&app, PAN_FULL).await;
     let cases = vec![
-        ("unknown card", notification("ICR-unknown", "VC-x", "ACTIVATE"), 116),
-        ("missing virtualCardId", json!({"issuerCardRefId": card, "walletProviderId": "W", "action": "ACTIVATE"}), 111),
-        ("missing walletProviderId", json!({"issuerCardRefId": card, "virtualCardId": "VC-x", "action": "ACTIVATE"}), 111),
-        ("virtualCardId too long", notification(&card, &"V".repeat(65), "ACTIVATE"), 111),
-        ("errorCode not a number", {
-            let mut n = notification(&card, "VC-x", "SUSPEND");
-            n["errorCode"] = json!("boom");
-            n
-        }, 111),
+        (
+            "unknown card",
+            notification("ICR-unknown", "VC-x", "ACTIVATE"),
+            116,
+        ),
+        (
+            "missing virtualCardId",
+            json!({"issuerCardRefId": card, "walletProviderId": "W", "action": "ACTIVATE"}),
+            111,
+        ),
+        (
+            "missing walletProviderId",
+            json!({"issuerCardRefId": card, "virtualCardId": "VC-x", "action": "ACTIVATE"}),
+            111,
+        ),
+        (
+            "virtualCardId too long",
+            notification(&card, &"V".repeat(65), "ACTIVATE"),
+            111,
+        ),
+        (
+            "errorCode not a number",
+            {
+                let mut n = notification(&card, "VC-x", "SUSPEND");
+                n["errorCode"] = json!("boom");
+                n
+            },
+            111,
+        ),
     ];
     for (name, body, code) in cases {
-        let reply = app.call("notifyVirtualCardChange", &cid("bad"), &body).await;
-        assert_eq!((reply.status, reply.code()), (400, Some(code)), "{name}: {:?}", reply.body);
+        let reply = app
+            .call("notifyVirtualCardChange", &cid("bad"), &body)
+            .await;
+        assert_eq!(
+            (reply.status, reply.code()),
+            (400, Some(code)),
+            "{name}: {:?}",
+            reply.body
+        );
     }
     let all = app.staff_get("/api/v1/tokens").await;
-    assert_eq!(all.body["count"], 0, "no token may have been created: {:?}", all.body);
+    assert_eq!(
+        all.body["count"], 0,
+        "no token may have been created: {:?}",
+        all.body
+    );
 }

@@ -9,9 +9,20 @@ async fn yellow_enrolment(app: &TestApp, pan: &str) -> (String, String, Vec<Valu
     let correlation = cid("otp");
     let elig = app.eligibility(&correlation, pan).await;
     assert_eq!(elig.status, 200, "{:?}", elig.body);
-    let body = digitization_body(app, pan, "BANK_APP", json!({"scoringInformation": {"deviceScore": 1}}));
-    let decision = app.call("requestCardDigitization", &correlation, &body).await;
-    assert_eq!(decision.body["levelOfTrust"], "yellow", "{:?}", decision.body);
+    let body = digitization_body(
+        app,
+        pan,
+        "BANK_APP",
+        json!({"scoringInformation": {"deviceScore": 1}}),
+    );
+    let decision = app
+        .call("requestCardDigitization", &correlation, &body)
+        .await;
+    assert_eq!(
+        decision.body["levelOfTrust"], "yellow",
+        "{:?}",
+        decision.body
+    );
     (
         correlation,
         elig.body["issuerCardRefId"].as_str().unwrap().to_owned(),
@@ -36,19 +47,30 @@ async fn the_otp_reaches_the_gateway_unchanged_on_the_chosen_method() {
     assert_eq!(delivered[0]["correlation_id"], correlation.as_str());
     assert_eq!(delivered[0]["issuer_card_ref_id"], card_ref.as_str());
 
-    let view = app.staff_get(&format!("/api/v1/enrollments/{correlation}")).await;
+    let view = app
+        .staff_get(&format!("/api/v1/enrollments/{correlation}"))
+        .await;
     let sends = view.body["otp_sends"].as_array().unwrap();
     assert_eq!(sends.len(), 1);
     assert_eq!(sends[0]["outcome"], "delivered");
     assert_eq!(sends[0]["channel"], "email");
-    assert!(!view.body.to_string().contains("004817"), "the OTP must never be stored");
+    assert!(
+        !view.body.to_string().contains("004817"),
+        "the OTP must never be stored"
+    );
 }
 
 #[actix_web::test]
 async fn without_a_method_id_the_otp_goes_by_sms_and_numbers_are_accepted() {
     let app = spawn_app().await;
     let (correlation, card_ref, _) = yellow_enrolment(&app, PAN_FULL).await;
-    let reply = app.call("sendOTP", &correlation, &json!({"issuerCardRefId": card_ref, "otpValue": 123456})).await;
+    let reply = app
+        .call(
+            "sendOTP",
+            &correlation,
+            &json!({"issuerCardRefId": card_ref, "otpValue": 123456}),
+        )
+        .await;
     assert_eq!(reply.status, 200, "{:?}", reply.body);
     let delivered = app.gateway.deliveries();
     assert_eq!(delivered[0]["channel"], "sms");
@@ -63,10 +85,25 @@ async fn refusals_follow_the_contract_order() {
     let unknown_method = app
         .call("sendOTP", &correlation, &json!({"issuerCardRefId": card_ref, "otpValue": "1", "otpMethodId": "sms-000000000000"}))
         .await;
-    assert_eq!((unknown_method.status, unknown_method.code()), (400, Some(501)));
-    let missing_otp = app.call("sendOTP", &correlation, &json!({"issuerCardRefId": card_ref})).await;
+    assert_eq!(
+        (unknown_method.status, unknown_method.code()),
+        (400, Some(501))
+    );
+    let missing_otp = app
+        .call(
+            "sendOTP",
+            &correlation,
+            &json!({"issuerCardRefId": card_ref}),
+        )
+        .await;
     assert_eq!(missing_otp.code(), Some(111));
-    let unknown_card = app.call("sendOTP", &correlation, &json!({"issuerCardRefId": "nope", "otpValue": "1"})).await;
+    let unknown_card = app
+        .call(
+            "sendOTP",
+            &correlation,
+            &json!({"issuerCardRefId": "nope", "otpValue": "1"}),
+        )
+        .await;
     assert_eq!(unknown_card.code(), Some(116));
     assert!(app.gateway.deliveries().is_empty());
 }
@@ -76,9 +113,17 @@ async fn a_failing_gateway_gives_510_and_is_recorded() {
     let app = spawn_app().await;
     let (correlation, card_ref, _) = yellow_enrolment(&app, PAN_FULL).await;
     app.gateway.set_mode(GatewayMode::Fail);
-    let reply = app.call("sendOTP", &correlation, &json!({"issuerCardRefId": card_ref, "otpValue": "555111"})).await;
+    let reply = app
+        .call(
+            "sendOTP",
+            &correlation,
+            &json!({"issuerCardRefId": card_ref, "otpValue": "555111"}),
+        )
+        .await;
     assert_eq!((reply.status, reply.code()), (400, Some(510)));
-    let view = app.staff_get(&format!("/api/v1/enrollments/{correlation}")).await;
+    let view = app
+        .staff_get(&format!("/api/v1/enrollments/{correlation}"))
+        .await;
     assert_eq!(view.body["otp_sends"][0]["outcome"], "failed");
 }
 
@@ -87,7 +132,11 @@ async fn a_card_without_contacts_cannot_receive_an_otp() {
     let app = spawn_app().await;
     let elig = app.eligibility(&cid("otp"), PAN_NO_CONTACT).await;
     let reply = app
-        .call("sendOTP", &cid("otp"), &json!({"issuerCardRefId": elig.body["issuerCardRefId"], "otpValue": "1234"}))
+        .call(
+            "sendOTP",
+            &cid("otp"),
+            &json!({"issuerCardRefId": elig.body["issuerCardRefId"], "otpValue": "1234"}),
+        )
         .await;
     assert_eq!(reply.code(), Some(510));
 }
@@ -103,7 +152,9 @@ async fn the_per_card_rate_limit_refuses_with_510() {
     let third = send().await;
     assert_eq!((third.status, third.code()), (400, Some(510)));
     assert_eq!(app.gateway.deliveries().len(), 2);
-    let view = app.staff_get(&format!("/api/v1/enrollments/{correlation}")).await;
+    let view = app
+        .staff_get(&format!("/api/v1/enrollments/{correlation}"))
+        .await;
     assert_eq!(view.body["otp_sends"][2]["outcome"], "rate_limited");
 }
 
@@ -134,5 +185,9 @@ async fn a_slow_gateway_does_not_stall_other_callbacks() {
     );
     assert_eq!(quick_reply.status, 200);
     assert_eq!(slow_reply.status, 200, "{:?}", slow_reply.body);
-    assert_eq!(*order.lock().unwrap(), vec!["eligibility", "otp"], "the eligibility call waited for the OTP gateway");
+    assert_eq!(
+        *order.lock().unwrap(),
+        vec!["eligibility", "otp"],
+        "the eligibility call waited for the OTP gateway"
+    );
 }

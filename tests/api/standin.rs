@@ -14,9 +14,16 @@ async fn a_stand_in_is_recorded_as_a_network_decision_linked_to_enrolment_and_to
     let reply = app.call("notifyStandInProcess", &correlation, &body).await;
     assert_eq!((reply.status, reply.body.clone()), (200, json!({})));
     // Duplicate: recorded once.
-    assert_eq!(app.call("notifyStandInProcess", &correlation, &body).await.status, 200);
+    assert_eq!(
+        app.call("notifyStandInProcess", &correlation, &body)
+            .await
+            .status,
+        200
+    );
 
-    let view = app.staff_get(&format!("/api/v1/enrollments/{correlation}")).await;
+    let view = app
+        .staff_get(&format!("/api/v1/enrollments/{correlation}"))
+        .await;
     let decisions = view.body["decisions"].as_array().unwrap();
     assert_eq!(decisions.len(), 1, "{:?}", view.body);
     assert_eq!(decisions[0]["decided_by"], "network");
@@ -32,9 +39,19 @@ async fn a_stand_in_is_recorded_as_a_network_decision_linked_to_enrolment_and_to
 async fn a_stand_in_never_changes_an_existing_tokens_state() {
     let app = spawn_app().await;
     let card = card_ref(&app, PAN_FULL).await;
-    app.call("notifyVirtualCardChange", &cid("n"), &notification(&card, "VC-kept", "ACTIVATE")).await;
+    app.call(
+        "notifyVirtualCardChange",
+        &cid("n"),
+        &notification(&card, "VC-kept", "ACTIVATE"),
+    )
+    .await;
     let body = json!({"issuerCardRefId": card, "virtualCardId": "VC-kept", "walletProviderId": "APPLE_PAY", "decision": "05"});
-    assert_eq!(app.call("notifyStandInProcess", &cid("s"), &body).await.status, 200);
+    assert_eq!(
+        app.call("notifyStandInProcess", &cid("s"), &body)
+            .await
+            .status,
+        200
+    );
     let token = app.staff_get("/api/v1/tokens/VC-kept").await;
     assert_eq!(token.body["state"], "ACTIVE");
     assert_eq!(token.body["decision"]["level_of_trust"], "red");
@@ -45,9 +62,19 @@ async fn a_stand_in_never_changes_an_existing_tokens_state() {
 async fn a_stand_in_for_an_unknown_card_or_without_identifiers_is_refused() {
     let app = spawn_app().await;
     let unknown = app
-        .call("notifyStandInProcess", &cid("s"), &json!({"issuerCardRefId": "ICR-nobody", "levelOfTrust": "green"}))
+        .call(
+            "notifyStandInProcess",
+            &cid("s"),
+            &json!({"issuerCardRefId": "ICR-nobody", "levelOfTrust": "green"}),
+        )
         .await;
     assert_eq!(unknown.code(), Some(116));
-    let nothing = app.call("notifyStandInProcess", &cid("s"), &json!({"levelOfTrust": "green"})).await;
+    let nothing = app
+        .call(
+            "notifyStandInProcess",
+            &cid("s"),
+            &json!({"levelOfTrust": "green"}),
+        )
+        .await;
     assert_eq!(nothing.code(), Some(111));
 }

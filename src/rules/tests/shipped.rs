@@ -228,3 +228,28 @@ fn load_file_reads_the_shipped_file_and_reports_a_missing_one() {
         other => panic!("expected an I/O error, got {other:?}"),
     }
 }
+
+#[test]
+fn every_rules_example_in_docs_rules_md_compiles() {
+    let docs = include_str!("../../../docs/rules.md");
+    let mut checked = 0;
+    for (i, block) in docs.split("```toml\n").skip(1).enumerate() {
+        let block = block.split("```").next().unwrap_or_default();
+        if !block.contains("[[rule]]") {
+            continue; // a condition fragment, not a file
+        }
+        let text = if block.contains("version = ") {
+            block.to_owned()
+        } else {
+            format!("{HEADER}{block}")
+        };
+        if let Err(error) = RuleSet::from_toml_str(&text, "docs") {
+            panic!(
+                "toml block #{} of docs/rules.md does not compile: {error}\n{text}",
+                i + 1
+            );
+        }
+        checked += 1;
+    }
+    assert!(checked >= 6, "only {checked} examples found");
+}
