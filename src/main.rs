@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use tsh_issuer::cli::{CardsCommand, Cli, Command, ConfigCommand, RulesCommand};
 use tsh_issuer::config::{self, LoadOptions, Settings};
-use tsh_issuer::startup::{load_rules, Application};
+use tsh_issuer::startup::{load_rules, Application, StartupError};
 
 fn load_settings(cli: &Cli) -> Result<Settings, String> {
     config::load(LoadOptions::from_process_env(cli.config.clone())).map_err(|e| e.to_string())
@@ -93,15 +93,23 @@ fn serve(cli: &Cli) -> ExitCode {
     };
     tsh_issuer::telemetry::init(settings.log.format, &settings.log.level, std::io::stdout);
     let result = actix_web::rt::System::new().block_on(async move {
-        let app = Application::build(settings).map_err(|e| e.to_string())?;
-        app.run_until_stopped().await.map_err(|e| e.to_string())
+        let app = Application::build(settings).map_err(|e| match e {
+            // A configuration problem found while starting (keys, TLS files, rules) is reported
+            // like any other bad configuration: exit code 2, the key named.
+            StartupError::Config { .. } => (2u8, e.to_string()),
+            other => (1u8, other.to_string()),
+        })?;
+        actix_web::rt::spawn(tsh_issuer::signals::reload_rules_on_sighup(
+            app.services().into_inner(),
+        ));
+        app.run_until_stopped().await.map_err(|e| (1u8, e.to_string()))
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
+        Err((code, e)) => {
             tracing::error!(error = %e, "service stopped with an error");
             eprintln!("error: {e}");
-            ExitCode::FAILURE
+            ExitCode::from(code)
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Builds the application from settings: opens the store, loads keys and rules, imports the seed
-//! cards, binds the listener (port 0 in tests) and returns an [`Application`] that can report its
-//! port and run until stopped. Shared by `main` and the integration tests.
+//! cards, binds the listener (port 0 in tests; mutual TLS built by `crate::tls` when
+//! `server.tls.cert` is set) and returns an [`Application`] that can report its port and run until
+//! stopped. Shared by `main` and the integration tests.
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -11,7 +12,7 @@ use actix_web::{web, App, HttpServer};
 use crate::config::Settings;
 use crate::crypto::{CvvVerifier, Fingerprinter, KeyRing};
 use crate::otp::OtpGateway;
-use crate::rules::RuleSet;
+use crate::service::rules_state::RulesState;
 use crate::service::{cards, Services};
 use crate::store::Store;
 
@@ -34,14 +35,7 @@ fn config_error(key: &'static str, message: impl ToString) -> StartupError {
     }
 }
 
-/// Loads and compiles a rules file; the version is the SHA-256 of its content.
-pub fn load_rules(path: &std::path::Path) -> Result<RuleSet, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, text.as_bytes());
-    let version = hex::encode(digest.as_ref());
-    RuleSet::from_toml_str(&text, version).map_err(|e| format!("{}: {e}", path.display()))
-}
+pub use crate::service::rules_state::load_rules;
 
 /// The shared services, built from settings (no listener). Used by `serve` and tests.
 pub fn build_services(settings: Settings) -> Result<Services, StartupError> {
@@ -51,7 +45,17 @@ pub fn build_services(settings: Settings) -> Result<Services, StartupError> {
         .map_err(|e| config_error("crypto.fingerprint_key", e))?;
     let cvv = CvvVerifier::from_hex(&settings.crypto.cvk_a, &settings.crypto.cvk_b)
         .map_err(|e| config_error("crypto.cvk_a", e))?;
-    let rules = load_rules(&settings.rules.file).map_err(|e| config_error("rules.file", e))?;
+    let live_rules = load_rules(&settings.rules.file).map_err(|e| config_error("rules.file", e))?;
+    let shadow_rules = match &settings.rules.shadow_file {
+        Some(path) => Some(load_rules(path).map_err(|e| config_error("rules.shadow_file", e))?),
+        None => None,
+    };
+    let rules = RulesState::new(
+        live_rules,
+        shadow_rules,
+        settings.rules.file.clone(),
+        settings.rules.shadow_file.clone(),
+    );
     let otp_gateway = OtpGateway::new(&settings.otp.webhook_url, settings.otp.timeout_ms)
         .map_err(|e| config_error("otp.webhook_url", e))?;
     if let Some(parent) = settings.store.path.parent() {
@@ -72,8 +76,9 @@ pub fn build_services(settings: Settings) -> Result<Services, StartupError> {
     }
     tracing::info!(
         keys = keys.len(),
-        rules = rules.len(),
-        rules_version = %rules.version(),
+        rules = rules.status().live_rules,
+        rules_version = %rules.status().live_version,
+        shadow_rules_version = ?rules.status().shadow_version,
         environment = %settings.environment,
         "service configured"
     );
@@ -97,12 +102,27 @@ pub struct Application {
 
 impl Application {
     pub fn build(settings: Settings) -> Result<Application, StartupError> {
-        if settings.server.tls.is_some() {
-            return Err(config_error(
-                "server.tls.cert",
-                "TLS termination is not built into this version yet; run behind a TLS-terminating proxy or leave server.tls.cert empty",
-            ));
-        }
+        // TLS files are read first: a bad certificate stops startup before the store is opened.
+        let tls = match &settings.server.tls {
+            None => None,
+            Some(tls) => {
+                let config = crate::tls::server_config(tls).map_err(|e| StartupError::Config {
+                    key: e.key,
+                    message: e.message,
+                })?;
+                tracing::info!(
+                    cert = %tls.cert.display(),
+                    client_ca = %tls.client_ca.display(),
+                    crl = ?tls.crl.as_ref().map(|p| p.display().to_string()),
+                    handshake_timeout_ms = tls.handshake_timeout_ms,
+                    "mutual TLS on: TLS 1.2/1.3, client certificate required"
+                );
+                Some((
+                    config,
+                    std::time::Duration::from_millis(tls.handshake_timeout_ms),
+                ))
+            }
+        };
         let addr = settings.server.bind_addr;
         let workers = settings.server.workers;
         let services = web::Data::from(Arc::new(build_services(settings)?));
@@ -115,7 +135,7 @@ impl Application {
             .map(|a| a.port())
             .unwrap_or(addr.port());
         let data = services.clone();
-        let mut server = HttpServer::new(move || {
+        let server = HttpServer::new(move || {
             App::new()
                 .wrap(actix_web::middleware::NormalizePath::new(
                     actix_web::middleware::TrailingSlash::Trim,
@@ -123,8 +143,14 @@ impl Application {
                 .configure(|cfg| crate::http::configure(cfg, data.clone()))
         })
         .client_request_timeout(std::time::Duration::from_secs(10))
-        .shutdown_timeout(10)
-        .listen(listener)
+        .shutdown_timeout(10);
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let mut server = match tls {
+            None => server.listen(listener),
+            Some((config, handshake_timeout)) => server
+                .tls_handshake_timeout(handshake_timeout)
+                .listen_rustls_0_23(listener, config),
+        }
         .map_err(|e| StartupError::Bind {
             addr: addr.to_string(),
             reason: e.to_string(),
@@ -133,7 +159,7 @@ impl Application {
             server = server.workers(n);
         }
         let local = std::net::SocketAddr::new(addr.ip(), port);
-        tracing::info!(address = %format!("http://{local}"), "listening");
+        tracing::info!(address = %format!("{scheme}://{local}"), "listening");
         Ok(Application {
             port,
             server: server.run(),

@@ -82,6 +82,14 @@ struct RawTls {
     key: Option<String>,
     #[serde(default)]
     client_ca: Option<String>,
+    #[serde(default)]
+    crl: Option<String>,
+    #[serde(default = "default_tls_handshake_timeout")]
+    handshake_timeout_ms: u64,
+}
+
+fn default_tls_handshake_timeout() -> u64 {
+    3000
 }
 
 #[derive(Debug, Deserialize)]
@@ -128,6 +136,9 @@ struct RawStaff {
 #[derive(Debug, Deserialize)]
 struct RawRules {
     file: String,
+    /// Optional second rules file evaluated beside the live one, never answered to TSH.
+    #[serde(default)]
+    shadow_file: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -201,6 +212,10 @@ pub struct TlsSettings {
     pub cert: PathBuf,
     pub key: PathBuf,
     pub client_ca: PathBuf,
+    /// Optional PEM file of CRLs; a client certificate revoked there is refused.
+    pub crl: Option<PathBuf>,
+    /// How long a client may take to finish the TLS handshake.
+    pub handshake_timeout_ms: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -274,6 +289,7 @@ impl std::fmt::Debug for StaffSettings {
 #[derive(Debug, Clone)]
 pub struct RulesSettings {
     pub file: PathBuf,
+    pub shadow_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -386,10 +402,18 @@ impl RawSettings {
                         "required when server.tls.cert is set (TSH must present a client certificate)",
                     )
                 })?;
+                if !(100..=60_000).contains(&self.server.tls.handshake_timeout_ms) {
+                    return Err(ConfigError::new(
+                        "server.tls.handshake_timeout_ms",
+                        "must be between 100 and 60000",
+                    ));
+                }
                 Some(TlsSettings {
                     cert: resolve(base, cert),
                     key: resolve(base, key),
                     client_ca: resolve(base, client_ca),
+                    crl: non_empty(&self.server.tls.crl).map(|f| resolve(base, f)),
+                    handshake_timeout_ms: self.server.tls.handshake_timeout_ms,
                 })
             }
         };
@@ -536,6 +560,7 @@ impl RawSettings {
             staff: StaffSettings { bootstrap_token },
             rules: RulesSettings {
                 file: resolve(base, self.rules.file.trim()),
+                shadow_file: non_empty(&self.rules.shadow_file).map(|f| resolve(base, f)),
             },
             otp: OtpSettings {
                 webhook_url,

@@ -96,7 +96,43 @@ pub struct DecisionRecord {
     /// The raw decision value a network stand-in notification carried.
     #[serde(default)]
     pub network_decision: Option<String>,
+    /// The shadow rules' verdict on the same facts (never answered to TSH).
+    #[serde(default)]
+    pub shadow: Option<ShadowOutcome>,
+    /// For a network (stand-in) decision: what our rules would have said.
+    #[serde(default)]
+    pub review: Option<StandInReview>,
     pub created_time: String,
+}
+
+/// The shadow rule set's outcome beside a live decision.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShadowOutcome {
+    pub level_of_trust: LevelOfTrust,
+    pub reason: String,
+    #[serde(default)]
+    pub decided_by_rule: Option<String>,
+    pub rules_version: String,
+    /// True when the shadow outcome equals the live one.
+    pub agrees: bool,
+    #[serde(default)]
+    pub rules: Vec<TraceEntry>,
+}
+
+/// Our rules re-evaluated on a stand-in: did the network approve something we would refuse?
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StandInReview {
+    pub our_level_of_trust: LevelOfTrust,
+    pub reason: String,
+    #[serde(default)]
+    pub decided_by_rule: Option<String>,
+    pub rules_version: String,
+    /// `enrollment` (facts recorded by our own decision) or `notification` (facts carried by it).
+    pub facts_source: String,
+    /// The network approved (green/yellow) and our rules say red.
+    pub mismatch: bool,
+    #[serde(default)]
+    pub rules: Vec<TraceEntry>,
 }
 
 /// What a token record keeps of the decision behind it.

@@ -7,6 +7,7 @@ pub mod error;
 pub mod headers;
 pub mod health;
 pub mod staff;
+pub mod staff_rules;
 pub mod staff_views;
 
 use actix_web::web;

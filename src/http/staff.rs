@@ -32,7 +32,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::get().to(get_enrollment),
         )
         .route("/decisions", web::get().to(list_decisions))
-        .route("/decisions/{decision_id}", web::get().to(get_decision));
+        .route("/decisions/{decision_id}", web::get().to(get_decision))
+        .configure(super::staff_rules::configure);
 }
 
 /// Staff roles; `Operator` can do everything `Viewer` can.
@@ -110,7 +111,11 @@ fn check_role(req: &HttpRequest, svc: &Services, needed: Role) -> Result<Role, D
     Ok(role)
 }
 
-fn authorize(req: &HttpRequest, svc: &Services, needed: Role) -> Result<Role, Box<HttpResponse>> {
+pub(crate) fn authorize(
+    req: &HttpRequest,
+    svc: &Services,
+    needed: Role,
+) -> Result<Role, Box<HttpResponse>> {
     check_role(req, svc, needed).map_err(|d| Box::new(d.response()))
 }
 
@@ -144,11 +149,11 @@ fn parse_page(query: &PageQuery) -> Result<Page, Denied> {
     ))
 }
 
-fn page_of(query: &PageQuery) -> Result<Page, Box<HttpResponse>> {
+pub(crate) fn page_of(query: &PageQuery) -> Result<Page, Box<HttpResponse>> {
     parse_page(query).map_err(|d| Box::new(d.response()))
 }
 
-fn internal(e: StoreError) -> HttpResponse {
+pub(crate) fn internal(e: StoreError) -> HttpResponse {
     tracing::error!(error = %e, "store error in the staff API");
     staff_error(
         StatusCode::INTERNAL_SERVER_ERROR,

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::domain::decision::{DecisionSummary, LevelOfTrust};
+use crate::domain::decision::{DecisionSummary, LevelOfTrust, ShadowOutcome, StandInReview};
 use crate::domain::token::TokenError;
 use crate::domain::{
     DecidedBy, DecisionRecord, EligibilityRecord, Enrollment, IdvMethod, NotificationRef,
@@ -117,6 +117,8 @@ pub struct EnrollmentDecisionView {
     pub rules_version: Option<String>,
     pub idv_methods: Vec<IdvMethod>,
     pub network_decision: Option<String>,
+    pub review: Option<StandInReview>,
+    pub shadow: Option<ShadowOutcome>,
     pub virtual_card_id: Option<String>,
     pub created_time: String,
 }
@@ -133,6 +135,8 @@ impl From<&DecisionRecord> for EnrollmentDecisionView {
             rules_version: d.rules_version.clone(),
             idv_methods: d.idv_methods.clone(),
             network_decision: d.network_decision.clone(),
+            review: d.review.clone(),
+            shadow: d.shadow.clone(),
             virtual_card_id: d.virtual_card_id.clone(),
             created_time: d.created_time.clone(),
         }
@@ -200,6 +204,8 @@ pub struct DecisionView {
     pub token_for_token: bool,
     pub original_token: Option<OriginalTokenView>,
     pub network_decision: Option<String>,
+    pub shadow: Option<ShadowOutcome>,
+    pub review: Option<StandInReview>,
     pub created_time: String,
 }
 
@@ -222,6 +228,8 @@ impl From<&DecisionRecord> for DecisionView {
             token_for_token: d.token_for_token,
             original_token: d.original_token.as_ref().map(OriginalTokenView::from),
             network_decision: d.network_decision.clone(),
+            shadow: d.shadow.clone(),
+            review: d.review.clone(),
             created_time: d.created_time.clone(),
         }
     }

@@ -28,6 +28,76 @@ pub struct RuleSet {
     pub(crate) default_outcome: Outcome,
     pub(crate) default_reason: String,
     pub(crate) rules: Vec<Rule>,
+    pub(crate) velocity: VelocityWindows,
+}
+
+/// Sliding windows (seconds) over which the caller computes the `velocity.*` facts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VelocityWindows {
+    /// Digitization attempts per card, per device and per token requestor.
+    pub attempts_secs: u64,
+    /// Distinct cards digitized on one device.
+    pub distinct_cards_secs: u64,
+    /// Eligibility refusals per BIN (the BIN-attack signal).
+    pub bin_refusals_secs: u64,
+}
+
+impl Default for VelocityWindows {
+    fn default() -> Self {
+        VelocityWindows {
+            attempts_secs: 24 * 3600,
+            distinct_cards_secs: 24 * 3600,
+            bin_refusals_secs: 3600,
+        }
+    }
+}
+
+impl VelocityWindows {
+    /// The longest window: events older than this are never needed again.
+    pub fn longest(&self) -> u64 {
+        self.attempts_secs
+            .max(self.distinct_cards_secs)
+            .max(self.bin_refusals_secs)
+    }
+}
+
+/// Shortest and longest accepted velocity window: one minute to thirty days.
+const VELOCITY_WINDOW_RANGE: std::ops::RangeInclusive<i64> = 60..=30 * 24 * 3600;
+
+fn velocity_windows(
+    raw: Option<&super::raw::RawVelocity>,
+    problems: &mut Vec<RuleProblem>,
+) -> VelocityWindows {
+    let mut windows = VelocityWindows::default();
+    let Some(raw) = raw else { return windows };
+    let mut take = |key: &str, value: Option<i64>, slot: &mut u64| {
+        if let Some(v) = value {
+            if VELOCITY_WINDOW_RANGE.contains(&v) {
+                *slot = v.unsigned_abs();
+            } else {
+                problems.push(RuleProblem::in_file(
+                    format!("velocity.{key}"),
+                    format!("{v} is out of range: a window is 60 seconds to 30 days (2592000)"),
+                ));
+            }
+        }
+    };
+    take(
+        "attempts_window_secs",
+        raw.attempts_window_secs,
+        &mut windows.attempts_secs,
+    );
+    take(
+        "distinct_cards_window_secs",
+        raw.distinct_cards_window_secs,
+        &mut windows.distinct_cards_secs,
+    );
+    take(
+        "bin_refusals_window_secs",
+        raw.bin_refusals_window_secs,
+        &mut windows.bin_refusals_secs,
+    );
+    windows
 }
 
 /// One compiled rule.
@@ -275,6 +345,8 @@ impl RuleSet {
             ));
         }
 
+        let velocity = velocity_windows(raw.velocity.as_ref(), &mut problems);
+
         let mut first_use: BTreeMap<String, (usize, &str)> = BTreeMap::new();
         let mut rules = Vec::with_capacity(raw.rules.len());
         for (i, raw_rule) in raw.rules.iter().enumerate() {
@@ -306,6 +378,7 @@ impl RuleSet {
                 default_outcome,
                 default_reason: raw.defaults.reason.clone(),
                 rules,
+                velocity,
             }),
             _ => Err(RulesError::Invalid(problems)),
         }
@@ -318,6 +391,11 @@ impl RuleSet {
     }
 
     /// The version the caller gave at compile time (hash of the file content).
+    /// The velocity windows of the `[velocity]` table (defaults when absent).
+    pub fn velocity(&self) -> VelocityWindows {
+        self.velocity
+    }
+
     pub fn version(&self) -> &str {
         &self.version
     }

@@ -148,6 +148,12 @@ pub static CATALOGUE: &[FactSpec] = &[
     fact("card.has_email", Bool, "the card has an e-mail address for OTP by e-mail"),
     fact("card.has_stepup_method", Bool, "the card has at least one step-up method the issuer can complete end to end"),
     fact("card.expiry_matches", Bool, "the expiry date in the request matches the registry"),
+    // Velocity, computed from the store (survives restarts); windows set in the [velocity] table.
+    fact("velocity.card_attempts", Number, "digitization requests for this card within the attempts window, this one included"),
+    fact("velocity.device_attempts", Number, "digitization requests from this device (deviceInformation.deviceId, serialNumber or IMEI) within the attempts window, this one included"),
+    fact("velocity.token_requestor_attempts", Number, "digitization requests from this token requestor within the attempts window, this one included"),
+    fact("velocity.device_distinct_cards", Number, "distinct cards digitized on this device within the distinct-cards window, this one included"),
+    fact("velocity.bin_eligibility_refusals", Number, "eligibility refusals for cards of this BIN within the BIN-refusals window (the BIN-attack signal)"),
     // Time.
     fact("time.hour_utc", Number, "hour of the request, 0 to 23, UTC"),
 ];

@@ -37,12 +37,12 @@ mod tests;
 
 use std::path::Path;
 
-pub use compile::{Rule, RuleSet};
+pub use compile::{Rule, RuleSet, VelocityWindows};
 pub use error::{RuleProblem, RulesError};
 pub use evaluate::{Evaluation, TraceEntry, DEFAULT_TRACE_ID};
 pub use facts::{FactSpec, FactType, FactValue, Facts};
 pub use outcome::{Outcome, Stage, STEPUP_METHOD_TYPES};
-pub use raw::{RawCondition, RawDefaults, RawRule, RawRuleFile, RawValue};
+pub use raw::{RawCondition, RawDefaults, RawRule, RawRuleFile, RawValue, RawVelocity};
 
 /// Reads and parses a rules file (syntax and structure only; [`RuleSet::compile`] validates).
 ///

@@ -24,6 +24,21 @@ pub struct RawRuleFile {
     /// The `[[rule]]` entries, in file order.
     #[serde(default, rename = "rule")]
     pub rules: Vec<RawRule>,
+    /// The optional `[velocity]` table: sliding windows of the velocity facts.
+    #[serde(default)]
+    pub velocity: Option<RawVelocity>,
+}
+
+/// The `[velocity]` table (all keys optional, in seconds).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawVelocity {
+    #[serde(default)]
+    pub attempts_window_secs: Option<i64>,
+    #[serde(default)]
+    pub distinct_cards_window_secs: Option<i64>,
+    #[serde(default)]
+    pub bin_refusals_window_secs: Option<i64>,
 }
 
 /// The `[defaults]` table.

@@ -5,44 +5,77 @@ use serde_json::Value;
 
 use super::card_data::open_card_info;
 use super::cards::effective_product;
-use super::{check_id, original_token_record, CallContext, Refusal, Services};
+use super::{check_id, original_token_record, velocity, CallContext, Refusal, Services};
 use crate::contract::eligibility::{CheckEligibilityRequest, CheckEligibilityResponse};
 use crate::contract::original_token;
 use crate::domain::time::now_rfc3339;
 use crate::domain::{CardRecord, EligibilityRecord, Enrollment, Expiry};
 
+/// The card a request names, or why not; the BIN is known whenever card data was decrypted.
+pub(crate) struct Resolved {
+    pub card: Option<CardRecord>,
+    pub request_exp: Option<Expiry>,
+    pub bin: Option<String>,
+}
+
 /// Finds the card a request names: by decrypted PAN when card data is present, else by reference.
-/// Returns the card and the expiry the request carried, if any.
 pub(crate) async fn resolve_card(
     svc: &Services,
     ciphered: Option<&str>,
     reference: Option<&str>,
-) -> Result<(CardRecord, Option<Expiry>), Refusal> {
+) -> Result<Resolved, Refusal> {
     if let Some(ciphered) = ciphered {
         let info = open_card_info(&svc.keys, ciphered)?;
         let fingerprint = svc
             .fingerprints
             .fingerprint("pan", info.pan.expose().as_bytes());
-        let exp = info.exp;
+        let (exp, bin) = (info.exp, info.pan.bin().to_owned());
         drop(info);
         let card = svc
             .store
             .read(move |r| r.card_by_pan_fingerprint(&fingerprint))
-            .await?
-            .ok_or(Refusal::UnknownCard)?;
-        return Ok((card, exp));
+            .await?;
+        return Ok(Resolved {
+            card,
+            request_exp: exp,
+            bin: Some(bin),
+        });
     }
     let reference = reference
         .ok_or_else(|| {
             Refusal::InvalidParameter("cipheredCardInfo or issuerCardRefId is required".to_owned())
         })?
         .to_owned();
-    let card = svc
+    let card = svc.store.read(move |r| r.card(&reference)).await?;
+    let bin = card.as_ref().map(|c| c.bin.clone());
+    Ok(Resolved {
+        card,
+        request_exp: None,
+        bin,
+    })
+}
+
+/// Counts a refused eligibility check against its BIN (the BIN-attack signal), then refuses. This
+/// counter is the one thing a refusal writes: it is what lets rules see an enumeration attack.
+async fn refuse(svc: &Services, bin: Option<String>, refusal: Refusal) -> Refusal {
+    let Some(bin) = bin else { return refusal };
+    let keep = svc.rules().velocity().longest();
+    let now = velocity::unix_now();
+    let written = svc
         .store
-        .read(move |r| r.card(&reference))
-        .await?
-        .ok_or(Refusal::UnknownCard)?;
-    Ok((card, None))
+        .write(move |tx| {
+            velocity::push_event(
+                tx,
+                &velocity::bin_refusals_key(&bin),
+                crate::store::VelocityEvent { t: now, v: None },
+                keep,
+            )
+        })
+        .await;
+    match written {
+        Ok(()) => refusal,
+        Err(e) => Refusal::Internal(e),
+    }
 }
 
 pub async fn check(
@@ -67,17 +100,23 @@ pub async fn check(
         .ciphered_card_info
         .as_deref()
         .filter(|c| !c.trim().is_empty());
-    let (card, request_exp) = resolve_card(svc, ciphered, reference).await?;
-
+    let Resolved {
+        card,
+        request_exp,
+        bin,
+    } = resolve_card(svc, ciphered, reference).await?;
+    let Some(card) = card else {
+        return Err(refuse(svc, bin, Refusal::UnknownCard).await);
+    };
     if !card.status.is_active() {
-        return Err(Refusal::CardNotActive);
+        return Err(refuse(svc, bin, Refusal::CardNotActive).await);
     }
     if card.exp.is_expired() || request_exp.is_some_and(|e| e.is_expired()) {
-        return Err(Refusal::CardExpired);
+        return Err(refuse(svc, bin, Refusal::CardExpired).await);
     }
-    let product_id = effective_product(&card, &svc.settings.cards)
-        .ok_or(Refusal::UnknownProduct)?
-        .to_owned();
+    let Some(product_id) = effective_product(&card, &svc.settings.cards).map(str::to_owned) else {
+        return Err(refuse(svc, bin, Refusal::UnknownProduct).await);
+    };
 
     let capture_method = request.capture_method();
     let original = original_token_record(&svc.fingerprints, &original_token::extract(body));

@@ -15,6 +15,7 @@ pub enum Cvv2Result {
     Valid,
     Invalid,
     Absent,
+    Unverifiable,
 }
 
 impl Cvv2Result {
@@ -23,6 +24,7 @@ impl Cvv2Result {
             Cvv2Result::Valid => "valid",
             Cvv2Result::Invalid => "invalid",
             Cvv2Result::Absent => "absent",
+            Cvv2Result::Unverifiable => "unverifiable",
         }
     }
 }

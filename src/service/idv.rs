@@ -58,7 +58,8 @@ pub fn offered(
         .collect()
 }
 
-/// `getIDnVMethodList` (contract §3.6): the step-up methods re-offered after digitization.
+/// `getIDnVMethodList` (contract §3.6): the step-up methods re-offered after digitization. The
+/// card is named by `issuerCardRefId`, or found through the token when only `virtualCardId` is sent.
 pub async fn method_list(
     svc: &super::Services,
     request: crate::contract::digitization::GetIdvMethodListRequest,
@@ -67,21 +68,33 @@ pub async fn method_list(
         "issuerCardRefId",
         request.issuer_card_ref_id.as_deref(),
         48,
-        true,
+        false,
     )?
-    .unwrap_or_default()
-    .to_owned();
-    super::check_id(
+    .map(str::to_owned);
+    let vcid = super::check_id(
         "virtualCardId",
         request.virtual_card_id.as_deref(),
         64,
         false,
-    )?;
-    let card = svc
-        .store
-        .read(move |r| r.card(&reference))
-        .await?
-        .ok_or(super::Refusal::UnknownCard)?;
+    )?
+    .map(str::to_owned);
+    let card = match (reference, vcid) {
+        (Some(reference), _) => svc.store.read(move |r| r.card(&reference)).await?,
+        (None, Some(vcid)) => {
+            svc.store
+                .read(move |r| match r.token(&vcid)? {
+                    Some(token) => r.card(&token.issuer_card_ref_id),
+                    None => Ok(None),
+                })
+                .await?
+        }
+        (None, None) => {
+            return Err(super::Refusal::InvalidParameter(
+                "issuerCardRefId or virtualCardId is required".to_owned(),
+            ))
+        }
+    }
+    .ok_or(super::Refusal::UnknownCard)?;
     Ok(crate::contract::digitization::GetIdvMethodListResponse {
         idv_method_list: contacts(&svc.fingerprints, &card)
             .into_iter()

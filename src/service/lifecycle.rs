@@ -96,12 +96,9 @@ pub async fn notify(
     ] {
         check_id(field, value.as_deref(), 128, false)?;
     }
-    let action_raw = check_id(
-        "action",
-        request.action.as_deref(),
-        32,
-        request.error_code.is_none(),
-    )?;
+    // `action` is optional in the contract: a notification without one is recorded and changes
+    // no state (read as an unknown action).
+    let action_raw = check_id("action", request.action.as_deref(), 32, false)?;
     let action = LifecycleAction::from(action_raw.unwrap_or("").to_owned());
 
     let lookup = card_ref.clone();

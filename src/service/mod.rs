@@ -11,9 +11,11 @@ pub mod facts;
 pub mod idv;
 pub mod lifecycle;
 pub mod otp;
+pub mod rules_state;
 pub mod standin;
+pub mod velocity;
 
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 pub use error::Refusal;
 
@@ -22,6 +24,7 @@ use crate::crypto::{CvvVerifier, Fingerprinter, KeyRing};
 use crate::otp::OtpGateway;
 use crate::rules::RuleSet;
 use crate::store::Store;
+use rules_state::{RulesPair, RulesState};
 
 /// Everything a use case needs, shared by all workers.
 pub struct Services {
@@ -30,7 +33,7 @@ pub struct Services {
     pub keys: KeyRing,
     pub fingerprints: Fingerprinter,
     pub cvv: CvvVerifier,
-    rules: RwLock<Arc<RuleSet>>,
+    pub rules: RulesState,
     pub otp_gateway: OtpGateway,
 }
 
@@ -47,7 +50,7 @@ impl Services {
         keys: KeyRing,
         fingerprints: Fingerprinter,
         cvv: CvvVerifier,
-        rules: RuleSet,
+        rules: RulesState,
         otp_gateway: OtpGateway,
     ) -> Services {
         Services {
@@ -56,27 +59,20 @@ impl Services {
             keys,
             fingerprints,
             cvv,
-            rules: RwLock::new(Arc::new(rules)),
+            rules,
             otp_gateway,
         }
     }
 
-    /// The rule set in force now. A decision takes one snapshot and uses it throughout, so a
-    /// reload can never mix two versions within one decision.
+    /// The live rule set in force now.
     pub fn rules(&self) -> Arc<RuleSet> {
-        match self.rules.read() {
-            Ok(guard) => guard.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
+        self.rules.snapshot().live.clone()
     }
 
-    /// Swaps in a new rule set (reload).
-    pub fn replace_rules(&self, rules: RuleSet) {
-        let new = Arc::new(rules);
-        match self.rules.write() {
-            Ok(mut guard) => *guard = new,
-            Err(poisoned) => *poisoned.into_inner() = new,
-        }
+    /// Live and shadow rules as one snapshot: a decision uses one pair throughout, so a reload
+    /// can never mix two versions within one decision.
+    pub fn rules_pair(&self) -> Arc<RulesPair> {
+        self.rules.snapshot()
     }
 }
 

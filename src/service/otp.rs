@@ -84,7 +84,24 @@ pub async fn send(
         .read(move |r| r.card(&lookup))
         .await?
         .ok_or(Refusal::UnknownCard)?;
-    let contacts = idv::contacts(&svc.fingerprints, &card);
+    let mut contacts = idv::contacts(&svc.fingerprints, &card);
+    // When this enrolment offered a step-up list, only those methods may be used: a rule that
+    // restricted step-up (e.g. e-mail only) must not be bypassed by sending another card method.
+    let cid = ctx.correlation_id.clone();
+    let offered: Vec<String> = svc
+        .store
+        .read(move |r| {
+            Ok(r.enrollment(&cid)?
+                .map(|e| e.idv_methods)
+                .unwrap_or_default())
+        })
+        .await?
+        .into_iter()
+        .map(|m| m.id)
+        .collect();
+    if !offered.is_empty() {
+        contacts.retain(|c| offered.contains(&c.method.id));
+    }
 
     // 1. Method: the id TSH sends back must be one we offered; without one, SMS then e-mail.
     let chosen: StepUpContact = match &method_id {

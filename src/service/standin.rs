@@ -5,14 +5,20 @@
 use serde_json::Value;
 
 use super::card_data::open_card_info;
+use super::digitization::decide;
 use super::lifecycle::{message_fingerprint, CHANNEL_TSP};
 use super::{check_id, original_token_record, CallContext, Refusal, Services};
 use crate::contract::original_token;
 use crate::contract::standin::NotifyStandInRequest;
+use crate::domain::decision::StandInReview;
 use crate::domain::decision::{DecisionSummary, LevelOfTrust};
 use crate::domain::time::now_rfc3339;
 use crate::domain::token::transition_type;
-use crate::domain::{DecidedBy, DecisionRecord, Enrollment, TokenRecord, TokenState, Transition};
+use crate::domain::{
+    CardRecord, DecidedBy, DecisionRecord, Enrollment, OriginalToken, TokenRecord, TokenState,
+    Transition,
+};
+use crate::rules::Facts;
 
 /// What the stand-in notification did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,8 +121,28 @@ pub async fn notify(
         token_for_token: capture_method.as_deref() == Some("TOKEN"),
         original_token: original.clone(),
         network_decision: decision_raw.clone(),
+        shadow: None,
+        review: None,
         created_time: String::new(),
     };
+    let review = review(
+        svc,
+        &ctx.correlation_id,
+        &request,
+        &card,
+        original.as_ref(),
+        level,
+    )
+    .await?;
+    if review.mismatch {
+        tracing::warn!(
+            network = level.as_str(),
+            ours = review.our_level_of_trust.as_str(),
+            "stand-in approved a digitization our rules would refuse"
+        );
+    }
+    let mut template = template;
+    template.review = Some(review);
     let wallet = request.wallet_provider_id.clone();
     let requestor = request.token_requestor.as_ref().map(|r| r.to_domain());
     let card_ref = card.issuer_card_ref_id.clone();
@@ -230,4 +256,108 @@ pub async fn notify(
         "stand-in recorded"
     );
     Ok(outcome)
+}
+
+/// Re-evaluates the live rules for a stand-in: on the facts our own decision recorded for this
+/// enrolment when there is one, else on the facts the notification itself carries.
+async fn review(
+    svc: &Services,
+    correlation_id: &str,
+    request: &NotifyStandInRequest,
+    card: &CardRecord,
+    original: Option<&OriginalToken>,
+    network: LevelOfTrust,
+) -> Result<StandInReview, Refusal> {
+    let cid = correlation_id.to_owned();
+    let recorded = svc
+        .store
+        .read(move |r| {
+            let Some(enrollment) = r.enrollment(&cid)? else {
+                return Ok(None);
+            };
+            for id in enrollment.decision_ids.iter().rev() {
+                if let Some(d) = r.decision(id)? {
+                    if d.decided_by == DecidedBy::Issuer {
+                        return Ok(Some(d.facts));
+                    }
+                }
+            }
+            Ok(None)
+        })
+        .await?;
+    let (facts, source) = match recorded {
+        Some(facts) => (facts, "enrollment"),
+        None => (
+            notification_facts(svc, request, card, original),
+            "notification",
+        ),
+    };
+    let rules = svc.rules();
+    let verdict = decide(&rules, &facts, card, &svc.fingerprints);
+    Ok(StandInReview {
+        mismatch: network.is_approval() && verdict.level == LevelOfTrust::Red,
+        our_level_of_trust: verdict.level,
+        reason: verdict.reason,
+        decided_by_rule: verdict.decided_by_rule,
+        rules_version: rules.version().to_owned(),
+        facts_source: source.to_owned(),
+        rules: verdict.trace,
+    })
+}
+
+/// The facts a stand-in notification carries by itself (no scores, no CVV).
+fn notification_facts(
+    svc: &Services,
+    request: &NotifyStandInRequest,
+    card: &CardRecord,
+    original: Option<&OriginalToken>,
+) -> Facts {
+    let mut facts = Facts::new();
+    let capture = request.capture_method();
+    if let Some(method) = &capture {
+        facts.set_str("capture_method", method);
+    }
+    facts.set_bool("token_for_token", capture.as_deref() == Some("TOKEN"));
+    facts.set_str("cvv2_result", "absent");
+    if let Some(w) = &request.wallet_provider_id {
+        facts.set_str("wallet_provider_id", w.trim());
+    }
+    if let Some(id) = request.token_requestor.as_ref().and_then(|r| r.id.as_ref()) {
+        facts.set_str("token_requestor.id", id.trim());
+    }
+    match original {
+        Some(o) if !o.is_empty() => {
+            facts.set_bool("original_token.present", true);
+            if let Some(v) = &o.assurance_level {
+                facts.set_str("original_token.assurance_level", v);
+            }
+            if let Some(v) = &o.token_requestor_id {
+                facts.set_str("original_token.requestor_id", v);
+            }
+            if let Some(v) = &o.token_reference_id {
+                facts.set_str("original_token.reference_id", v);
+            }
+        }
+        _ => {
+            facts.set_bool("original_token.present", false);
+        }
+    }
+    let status = if card.status.is_active() && card.exp.is_expired() {
+        "EXPIRED".to_owned()
+    } else {
+        card.status.as_str().to_owned()
+    };
+    facts.set_str("card.status", status);
+    if let Some(p) = super::cards::effective_product(card, &svc.settings.cards) {
+        facts.set_str("card.product_id", p);
+    }
+    facts.set_str("card.bin", &card.bin);
+    facts.set_bool("card.has_phone", card.phone.is_some());
+    facts.set_bool("card.has_email", card.email.is_some());
+    facts.set_bool("card.has_stepup_method", card.has_stepup_contact());
+    facts.set_num(
+        "time.hour_utc",
+        f64::from(time::OffsetDateTime::now_utc().hour()),
+    );
+    facts
 }

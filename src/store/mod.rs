@@ -80,6 +80,18 @@ pub trait Tx {
     /// Unix times of recent OTP sends for a card (bounded list).
     fn otp_send_times(&self, issuer_card_ref_id: &str) -> Result<Vec<u64>, TxError>;
     fn put_otp_send_times(&self, issuer_card_ref_id: &str, times: &[u64]) -> Result<(), TxError>;
+    /// Timestamped events of one velocity key (e.g. attempts of one card), oldest first.
+    fn velocity_events(&self, key: &str) -> Result<Vec<VelocityEvent>, TxError>;
+    fn put_velocity_events(&self, key: &str, events: &[VelocityEvent]) -> Result<(), TxError>;
+}
+
+/// One counted event: its Unix time and, where distinct values are counted, the value (a keyed
+/// fingerprint, never card data).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct VelocityEvent {
+    pub t: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub v: Option<String>,
 }
 
 /// Pagination request: zero-based `start_index`, at most `count` items.
@@ -267,6 +279,30 @@ impl StoreReader<'_> {
         Paged::from_iter(self.sled().decisions_newest_first(), page)
     }
 
+    /// Decisions matching a predicate, newest first (a scan: staff reports, not the hot path).
+    pub fn decisions_where(
+        &self,
+        page: Page,
+        keep: impl Fn(&DecisionRecord) -> bool,
+    ) -> Result<Paged<DecisionRecord>, StoreError> {
+        let matching = self
+            .sled()
+            .decisions_newest_first()
+            .filter(|d| d.as_ref().map_or(true, &keep));
+        Paged::from_iter(matching, page)
+    }
+
+    /// Visits every decision, newest first.
+    pub fn for_each_decision(
+        &self,
+        mut visit: impl FnMut(&DecisionRecord),
+    ) -> Result<(), StoreError> {
+        for decision in self.sled().decisions_newest_first() {
+            visit(&decision?);
+        }
+        Ok(())
+    }
+
     pub fn token(&self, virtual_card_id: &str) -> Result<Option<TokenRecord>, StoreError> {
         self.sled().token(virtual_card_id)
     }
@@ -324,6 +360,10 @@ impl StoreReader<'_> {
 
     pub fn card_count(&self) -> usize {
         self.sled().card_count()
+    }
+
+    pub fn velocity_events(&self, key: &str) -> Result<Vec<VelocityEvent>, StoreError> {
+        self.sled().velocity_events(key)
     }
 }
 

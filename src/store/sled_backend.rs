@@ -11,11 +11,11 @@ use sled::transaction::{
 };
 use sled::{Db, Transactional, Tree};
 
-use super::{StoreError, Tx, TxError, TxErrorKind, SCHEMA_VERSION};
+use super::{StoreError, Tx, TxError, TxErrorKind, VelocityEvent, SCHEMA_VERSION};
 use crate::domain::{CardRecord, DecisionRecord, Enrollment, TokenRecord, Transition};
 
 /// Tree names, in the order of the transaction's tree list.
-const TREES: [&str; 12] = [
+const TREES: [&str; 13] = [
     "issuercardrefid_card",
     "panfingerprint_issuercardrefid",
     "correlationid_enrollment",
@@ -28,6 +28,7 @@ const TREES: [&str; 12] = [
     "messagefingerprint_receivedtime",
     "issuercardrefid_otpsendtimes",
     "meta",
+    "velocitykey_events",
 ];
 const CARDS: usize = 0;
 const PAN_INDEX: usize = 1;
@@ -41,6 +42,7 @@ const TRANSITIONS: usize = 8;
 const SEEN: usize = 9;
 const OTP_TIMES: usize = 10;
 const META: usize = 11;
+const VELOCITY: usize = 12;
 
 /// Secondary indexes from some key to virtual card ids.
 #[derive(Debug, Clone, Copy)]
@@ -213,6 +215,10 @@ impl SledBackend {
             }
             None => Ok(None),
         }
+    }
+
+    pub fn velocity_events(&self, key: &str) -> Result<Vec<VelocityEvent>, StoreError> {
+        Ok(self.get(VELOCITY, key.as_bytes())?.unwrap_or_default())
     }
 
     pub fn card_count(&self) -> usize {
@@ -404,5 +410,13 @@ impl Tx for SledTx<'_> {
 
     fn put_otp_send_times(&self, issuer_card_ref_id: &str, times: &[u64]) -> Result<(), TxError> {
         self.put(OTP_TIMES, issuer_card_ref_id.as_bytes(), &times)
+    }
+
+    fn velocity_events(&self, key: &str) -> Result<Vec<VelocityEvent>, TxError> {
+        Ok(self.get(VELOCITY, key.as_bytes())?.unwrap_or_default())
+    }
+
+    fn put_velocity_events(&self, key: &str, events: &[VelocityEvent]) -> Result<(), TxError> {
+        self.put(VELOCITY, key.as_bytes(), &events)
     }
 }

@@ -19,6 +19,7 @@ pub(super) fn shipped_rules() -> RuleSet {
 fn active_card<const N: usize>(extra: [(&str, FactValue); N]) -> Facts {
     let mut facts = facts([
         ("card.status", text("ACTIVE")),
+        ("card.product_id", text("VISA-DEV")),
         ("card.has_stepup_method", flag(true)),
     ]);
     for (name, value) in extra {
@@ -47,7 +48,7 @@ fn baseline_cases() -> Vec<(&'static str, Facts, Outcome, Option<&'static str>)>
         ("TOKEN with assurance level → green", active_card([("capture_method", text("TOKEN")), ("original_token.assurance_level", text("HIGH"))]), Green, Some("token-for-token-assured")),
         ("TOKEN without assurance level → yellow", active_card([("capture_method", text("TOKEN"))]), Yellow, Some("token-for-token-unassured")),
         ("TOKEN without assurance level, no step-up method → red", active_card([("capture_method", text("TOKEN")), ("card.has_stepup_method", flag(false))]), Red, Some("yellow-without-stepup")),
-        ("TOKEN without assurance level, step-up unknown → red", facts([("card.status", text("ACTIVE")), ("capture_method", text("TOKEN"))]), Red, Some("yellow-without-stepup")),
+        ("TOKEN without assurance level, step-up unknown → red", facts([("card.status", text("ACTIVE")), ("card.product_id", text("VISA-DEV")), ("capture_method", text("TOKEN"))]), Red, Some("yellow-without-stepup")),
         ("green + device score 2 → yellow", active_card([("capture_method", text("BANK_APP")), ("scoring.device_score", num(2.0))]), Yellow, Some("low-wallet-score")),
         ("green + device score 3 → green", active_card([("capture_method", text("BANK_APP")), ("scoring.device_score", num(3.0))]), Green, Some("trusted-capture-method")),
         ("green + account score 1 and no step-up → red", active_card([("capture_method", text("BANK_APP")), ("scoring.account_score", num(1.0)), ("card.has_stepup_method", flag(false))]), Red, Some("yellow-without-stepup")),
@@ -158,6 +159,7 @@ fn the_shipped_trace_tells_the_story() {
                 "skipped: outcome already decided"
             ),
             ("card-not-active", false, "no effect: condition not met"),
+            ("no-card-product", false, "no effect: condition not met"),
             (
                 "wallet-recommends-red",
                 false,
@@ -197,7 +199,7 @@ fn describe_lists_every_rule_with_its_condition() {
         );
     }
     for fragment in [
-        "rules version shipped: 11 rule(s), 7 decide, 4 adjust",
+        "rules version shipped: 12 rule(s), 7 decide, 5 adjust",
         "decide stage: the first matching rule sets the outcome",
         "when capture_method in [\"BANK_APP\", \"ON_FILE\"]",
         "when capture_method = \"TOKEN\" and original_token.assurance_level is present",
@@ -211,7 +213,7 @@ fn describe_lists_every_rule_with_its_condition() {
             "listing lacks {fragment:?}:\n{listing}"
         );
     }
-    assert_eq!(set.len(), 11);
+    assert_eq!(set.len(), 12);
     assert_eq!(set.version(), "shipped");
 }
 

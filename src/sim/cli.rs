@@ -1,0 +1,335 @@
+//! The `tsh-sim` command line: `serve` (the simulator's servers on loopback), `run` (scenarios
+//! against a running tsh-issuer, readable report, non-zero exit on any mismatch) and `check`
+//! (validate scenario files only).
+//!
+//! Owns argument parsing, resolving scenario names to files, and exit codes: 0 all passed,
+//! 1 an expectation was not met, 2 the command could not run (bad arguments, malformed scenario,
+//! unreachable service, port in use).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use super::gateway::{self, GatewayState};
+use super::runner::{fresh_seed, run_scenario, Target, TargetOptions};
+use super::scenario::{self, Action, Scenario};
+
+const DEFAULT_SCENARIOS_DIR: &str = "fixtures/scenarios";
+const DEFAULT_ISSUER_CERT: &str = "fixtures/dev-keys/issuer-dev.crt";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tsh-sim",
+    version,
+    about = "TSP simulator: plays Thales TSH against a running tsh-issuer, and runs the mock OTP gateway"
+)]
+pub struct SimCli {
+    #[command(subcommand)]
+    pub command: SimCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SimCommand {
+    /// Serve the mock SMS / e-mail gateway (POST /otp, GET /otp/deliveries, GET /otp/last,
+    /// POST /otp/mode) on a loopback address until Ctrl-C.
+    Serve {
+        /// Loopback address to listen on (the service's default otp.webhook_url is
+        /// http://127.0.0.1:8090/otp).
+        #[arg(long, default_value = "127.0.0.1:8090")]
+        bind: SocketAddr,
+    },
+    /// Run scenarios against a running tsh-issuer, playing TSH; exits 1 on any mismatch.
+    Run(RunArgs),
+    /// Validate scenario files without sending anything.
+    Check(Selection),
+}
+
+#[derive(Debug, Args)]
+pub struct Selection {
+    /// Scenario files, or names looked up in --scenarios-dir (e.g. `green`).
+    #[arg(value_name = "SCENARIO")]
+    pub scenarios: Vec<String>,
+    /// Every *.toml scenario in --scenarios-dir.
+    #[arg(long)]
+    pub all: bool,
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_SCENARIOS_DIR)]
+    pub scenarios_dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub selection: Selection,
+    /// tsh-issuer base URL.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    pub url: String,
+    /// Callback path prefix (server.prefix).
+    #[arg(long, default_value = "/issuer/igwapi/v2.0")]
+    pub prefix: String,
+    /// Sent as x-issuer-id (issuer.id).
+    #[arg(long, default_value = "ISSUERDEV1")]
+    pub issuer_id: String,
+    /// Issuer certificate (PEM) the card data is encrypted for.
+    #[arg(long, value_name = "FILE", default_value = DEFAULT_ISSUER_CERT)]
+    pub issuer_cert: PathBuf,
+    /// Bearer token for the staff API steps.
+    #[arg(long, default_value = "dev-operator-token")]
+    pub staff_token: String,
+    /// Base URL of a `tsh-sim serve` gateway for otp_check steps; `none` skips those steps.
+    #[arg(long, default_value = "http://127.0.0.1:8090")]
+    pub gateway: String,
+    /// TCP connect timeout, milliseconds.
+    #[arg(long, default_value_t = 2000)]
+    pub connect_timeout_ms: u64,
+    /// Whole-request timeout, milliseconds.
+    #[arg(long, default_value_t = 10000)]
+    pub timeout_ms: u64,
+}
+
+/// Runs a parsed command line; the exit code follows the module doc.
+pub fn run(cli: SimCli) -> ExitCode {
+    match cli.command {
+        SimCommand::Serve { bind } => serve(bind),
+        SimCommand::Check(selection) => match load_selection(&selection) {
+            Ok(scenarios) => {
+                for s in &scenarios {
+                    println!(
+                        "ok: {} ({} steps) {}",
+                        s.name,
+                        s.steps.len(),
+                        s.source.display()
+                    );
+                }
+                ExitCode::SUCCESS
+            }
+            Err(message) => usage_error(&message),
+        },
+        SimCommand::Run(args) => run_command(args),
+    }
+}
+
+fn usage_error(message: &str) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(2)
+}
+
+/// A default relative path that does not exist here is looked up in the source tree, so
+/// `cargo run --bin tsh-sim` works from any directory of the checkout.
+fn with_source_fallback(path: &Path, default: &str) -> PathBuf {
+    if path == Path::new(default) && !path.exists() {
+        let in_tree = Path::new(env!("CARGO_MANIFEST_DIR")).join(default);
+        if in_tree.exists() {
+            return in_tree;
+        }
+    }
+    path.to_owned()
+}
+
+/// The scenario files a selection names, in order.
+pub fn resolve(selection: &Selection) -> Result<Vec<PathBuf>, String> {
+    let dir = with_source_fallback(&selection.scenarios_dir, DEFAULT_SCENARIOS_DIR);
+    match (selection.all, selection.scenarios.is_empty()) {
+        (true, false) => Err("give scenario names or --all, not both".into()),
+        (false, true) => Err("name at least one scenario (e.g. `green`) or pass --all".into()),
+        (true, true) => {
+            let files = scenario::scenario_files(&dir)?;
+            if files.is_empty() {
+                return Err(format!("no *.toml scenario in {}", dir.display()));
+            }
+            Ok(files)
+        }
+        (false, false) => selection
+            .scenarios
+            .iter()
+            .map(|name| {
+                let direct = PathBuf::from(name);
+                if direct.is_file() {
+                    return Ok(direct);
+                }
+                let in_dir = dir.join(format!("{}.toml", name.trim_end_matches(".toml")));
+                if in_dir.is_file() {
+                    return Ok(in_dir);
+                }
+                Err(format!(
+                    "no scenario `{name}` (looked for {} and {})",
+                    direct.display(),
+                    in_dir.display()
+                ))
+            })
+            .collect(),
+    }
+}
+
+/// Resolves and validates every selected scenario; all problems are reported together.
+fn load_selection(selection: &Selection) -> Result<Vec<Scenario>, String> {
+    let files = resolve(selection)?;
+    let mut scenarios = Vec::new();
+    let mut problems = Vec::new();
+    for file in files {
+        match scenario::load_file(&file) {
+            Ok(s) => scenarios.push(s),
+            Err(e) => problems.push(e.to_string()),
+        }
+    }
+    if problems.is_empty() {
+        Ok(scenarios)
+    } else {
+        Err(format!(
+            "malformed scenario file(s), nothing was run:\n  {}",
+            problems.join("\n  ")
+        ))
+    }
+}
+
+fn run_command(args: RunArgs) -> ExitCode {
+    let scenarios = match load_selection(&args.selection) {
+        Ok(s) => s,
+        Err(message) => return usage_error(&message),
+    };
+    let cert_path = with_source_fallback(&args.issuer_cert, DEFAULT_ISSUER_CERT);
+    let pem = match std::fs::read_to_string(&cert_path) {
+        Ok(p) => p,
+        Err(e) => {
+            return usage_error(&format!(
+                "--issuer-cert {}: cannot read: {e}",
+                cert_path.display()
+            ))
+        }
+    };
+    let gateway = match args.gateway.as_str() {
+        "none" | "" => None,
+        url => Some(url.to_owned()),
+    };
+    let target = match Target::new(TargetOptions {
+        service_url: args.url.clone(),
+        prefix: args.prefix.clone(),
+        issuer_id: args.issuer_id.clone(),
+        staff_token: args.staff_token.clone(),
+        gateway_url: gateway,
+        issuer_cert_pem: pem,
+        connect_timeout: Duration::from_millis(args.connect_timeout_ms.max(1)),
+        request_timeout: Duration::from_millis(args.timeout_ms.max(1)),
+    }) {
+        Ok(t) => t,
+        Err(message) => return usage_error(&message),
+    };
+
+    let outcome = actix_web::rt::System::new().block_on(async move {
+        target.check_service().await?;
+        let wants_gateway = scenarios
+            .iter()
+            .flat_map(|s| &s.steps)
+            .any(|step| matches!(step.action, Action::OtpCheck { .. }));
+        if wants_gateway {
+            if let Err(warning) = target.check_gateway().await {
+                eprintln!("warning: {warning}");
+            }
+        }
+        println!(
+            "tsh-sim: {} scenario(s) against {}{}\n",
+            scenarios.len(),
+            target.service_url(),
+            target
+                .gateway_url()
+                .map(|g| format!(", gateway {g}"))
+                .unwrap_or_else(|| ", no gateway (otp checks skipped)".into())
+        );
+        let mut failed = Vec::new();
+        for scenario in &scenarios {
+            let report = run_scenario(&target, scenario, fresh_seed()).await;
+            println!("{report}");
+            if !report.passed() {
+                failed.push((report.name.clone(), report.failures()));
+            }
+        }
+        Ok::<_, String>((scenarios.len(), failed))
+    });
+
+    match outcome {
+        Err(message) => usage_error(&message),
+        Ok((total, failed)) if failed.is_empty() => {
+            println!("all {total} scenario(s) passed");
+            ExitCode::SUCCESS
+        }
+        Ok((total, failed)) => {
+            println!("{} of {total} scenario(s) failed:", failed.len());
+            for (name, problems) in failed {
+                for problem in problems {
+                    println!("  ✗ {name}: {problem}");
+                }
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(bind: SocketAddr) -> ExitCode {
+    let result = actix_web::rt::System::new().block_on(async move {
+        let running = gateway::start(bind, GatewayState::new(true)).map_err(|e| e.to_string())?;
+        let base = running.base_url();
+        println!("tsh-sim serve: listening on {base} (loopback only; Ctrl-C to stop)");
+        println!("  mock SMS / e-mail gateway: POST {base}/otp   (tsh-issuer's otp.webhook_url)");
+        println!("  GET {base}/otp/deliveries · GET {base}/otp/last?issuer_card_ref_id=… · POST {base}/otp/mode {{\"mode\":\"accept\"|\"fail\"|\"slow\",\"delay_ms\":n}}");
+        running.server.await.map_err(|e| e.to_string())
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => usage_error(&message),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn selection(names: &[&str], all: bool) -> Selection {
+        Selection {
+            scenarios: names.iter().map(|s| (*s).to_owned()).collect(),
+            all,
+            scenarios_dir: PathBuf::from(DEFAULT_SCENARIOS_DIR),
+        }
+    }
+
+    #[test]
+    fn scenario_names_resolve_in_the_scenarios_directory() {
+        let files = resolve(&selection(&["green", "red.toml"], false)).unwrap();
+        assert!(
+            files[0].ends_with("fixtures/scenarios/green.toml"),
+            "{files:?}"
+        );
+        assert!(
+            files[1].ends_with("fixtures/scenarios/red.toml"),
+            "{files:?}"
+        );
+        let err = resolve(&selection(&["nope"], false)).unwrap_err();
+        assert!(err.contains("no scenario `nope`"), "{err}");
+    }
+
+    #[test]
+    fn a_selection_needs_names_or_all_but_not_both() {
+        assert!(resolve(&selection(&[], false)).is_err());
+        assert!(resolve(&selection(&["green"], true)).is_err());
+        assert!(resolve(&selection(&[], true)).unwrap().len() >= 6);
+    }
+
+    #[test]
+    fn the_command_line_parses() {
+        let cli =
+            SimCli::try_parse_from(["tsh-sim", "run", "--all", "--url", "http://127.0.0.1:9"])
+                .unwrap();
+        match cli.command {
+            SimCommand::Run(args) => {
+                assert!(args.selection.all);
+                assert_eq!(args.url, "http://127.0.0.1:9");
+                assert_eq!(args.issuer_id, "ISSUERDEV1");
+                assert_eq!(args.gateway, "http://127.0.0.1:8090");
+            }
+            other => panic!("{other:?}"),
+        }
+        let serve = SimCli::try_parse_from(["tsh-sim", "serve"]).unwrap();
+        assert!(matches!(serve.command, SimCommand::Serve { bind } if bind.port() == 8090));
+    }
+}
