@@ -37,6 +37,42 @@ pub enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Backtest: re-evaluate recorded decisions under a candidate rules file and show the diff.
+    Replay {
+        /// The candidate rules file.
+        #[arg(long, value_name = "FILE")]
+        rules: PathBuf,
+        /// A store directory (a copy, or the store of a stopped service: sled locks it).
+        #[arg(long, value_name = "DIR", conflicts_with = "input")]
+        store: Option<PathBuf>,
+        /// An NDJSON export (`tsh-issuer store export` or `GET /api/v1/decisions/export`).
+        #[arg(long, value_name = "FILE")]
+        input: Option<PathBuf>,
+        /// Only decisions created at or after this time (RFC 3339, or a date YYYY-MM-DD).
+        #[arg(long, value_name = "DATE")]
+        since: Option<String>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Store maintenance.
+    Store {
+        #[command(subcommand)]
+        command: StoreCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// Write every decision as NDJSON (oldest first) from a store directory the service is not
+    /// using; against a running service use `GET /api/v1/decisions/export`.
+    Export {
+        #[arg(long, value_name = "DIR")]
+        store: PathBuf,
+        /// Output file (default: standard output).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

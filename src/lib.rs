@@ -12,6 +12,7 @@ pub mod domain;
 pub mod http;
 pub mod otp;
 pub mod rules;
+pub mod replay;
 pub mod service;
 pub mod signals;
 pub mod sim;

@@ -5,7 +5,12 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use tsh_issuer::cli::{CardsCommand, Cli, Command, ConfigCommand, RulesCommand};
+use std::path::Path;
+
+use tsh_issuer::cli::{CardsCommand, Cli, Command, ConfigCommand, RulesCommand, StoreCommand};
+use tsh_issuer::domain::DecisionRecord;
+use tsh_issuer::replay;
+use tsh_issuer::store::Store;
 use tsh_issuer::config::{self, LoadOptions, Settings};
 use tsh_issuer::startup::{load_rules, Application, StartupError};
 
@@ -63,6 +68,31 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Some(Command::Replay {
+            ref rules,
+            ref store,
+            ref input,
+            ref since,
+            json,
+        }) => match replay(rules, store.as_deref(), input.as_deref(), since.as_deref(), json) {
+            Ok(text) => {
+                println!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            }
+        },
+        Some(Command::Store {
+            command: StoreCommand::Export { ref store, ref out },
+        }) => match export(store, out.as_deref()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        },
         None | Some(Command::Serve) => serve(&cli),
     }
 }
@@ -81,6 +111,64 @@ fn import_cards(settings: Settings, file: &std::path::Path) -> Result<String, St
         report.updated,
         report.unchanged
     ))
+}
+
+fn read_decisions(store: Option<&Path>, input: Option<&Path>) -> Result<Vec<DecisionRecord>, String> {
+    match (store, input) {
+        (Some(dir), _) => {
+            if !dir.is_dir() {
+                return Err(format!("{} is not a store directory", dir.display()));
+            }
+            let store = Store::open_sled(dir).map_err(|e| e.to_string())?;
+            let all = store.reader().all_decisions_oldest_first();
+            all.map_err(|e| e.to_string())
+        }
+        (None, Some(file)) => {
+            let text = std::fs::read_to_string(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+            replay::read_export(&text).map_err(|e| format!("{}: {e}", file.display()))
+        }
+        (None, None) => Err("give --store DIR or --input FILE".to_owned()),
+    }
+}
+
+fn replay(rules: &Path, store: Option<&Path>, input: Option<&Path>, since: Option<&str>, json: bool) -> Result<String, String> {
+    let candidate = load_rules(rules)?;
+    let since = since.map(|s| if s.len() == 10 { format!("{s}T00:00:00Z") } else { s.to_owned() });
+    if let Some(s) = &since {
+        if tsh_issuer::domain::time::parse_rfc3339(s).is_none() {
+            return Err(format!("--since {s}: expected RFC 3339 or YYYY-MM-DD"));
+        }
+    }
+    let decisions = read_decisions(store, input)?;
+    let total = decisions.len();
+    let on_terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let report = replay::replay(&candidate, &decisions, since.as_deref(), |n| {
+        if on_terminal && (n % 100 == 0 || n == total) {
+            let width = 30;
+            let done = if total == 0 { width } else { n * width / total };
+            eprint!("\r[{}{}] {n}/{total}", "#".repeat(done), " ".repeat(width - done));
+            if n == total {
+                eprintln!();
+            }
+        }
+    });
+    if json {
+        serde_json::to_string_pretty(&report).map_err(|e| e.to_string())
+    } else {
+        Ok(replay::render(&report))
+    }
+}
+
+fn export(store: &Path, out: Option<&Path>) -> Result<(), String> {
+    let decisions = read_decisions(Some(store), None)?;
+    let text = replay::write_export(&decisions)?;
+    match out {
+        Some(file) => std::fs::write(file, text).map_err(|e| format!("cannot write {}: {e}", file.display())),
+        None => {
+            print!("{text}");
+            Ok(())
+        }
+    }
 }
 
 fn serve(cli: &Cli) -> ExitCode {

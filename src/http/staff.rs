@@ -32,6 +32,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::get().to(get_enrollment),
         )
         .route("/decisions", web::get().to(list_decisions))
+        // Before `{decision_id}`: actix matches routes in registration order.
+        .route("/decisions/export", web::get().to(export_decisions))
         .route("/decisions/{decision_id}", web::get().to(get_decision))
         .configure(super::staff_rules::configure);
 }
@@ -408,6 +410,25 @@ async fn get_decision(
     match svc.store.read(move |r| r.decision(&id)).await {
         Ok(Some(d)) => HttpResponse::Ok().json(DecisionView::from(&d)),
         Ok(None) => not_found("decision"),
+        Err(e) => internal(e),
+    }
+}
+
+/// `GET /api/v1/decisions/export` (operator): every decision as NDJSON, oldest first — the input of
+/// `tsh-issuer replay --input FILE` while the service keeps its store locked.
+async fn export_decisions(req: HttpRequest, svc: web::Data<Services>) -> HttpResponse {
+    if let Err(r) = authorize(&req, &svc, Role::Operator) {
+        return *r;
+    }
+    let result = svc
+        .store
+        .read(|r| r.all_decisions_oldest_first())
+        .await
+        .and_then(|all| crate::replay::write_export(&all).map_err(StoreError::Codec));
+    match result {
+        Ok(body) => HttpResponse::Ok()
+            .content_type("application/x-ndjson")
+            .body(body),
         Err(e) => internal(e),
     }
 }

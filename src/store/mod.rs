@@ -365,6 +365,13 @@ impl StoreReader<'_> {
     pub fn velocity_events(&self, key: &str) -> Result<Vec<VelocityEvent>, StoreError> {
         self.sled().velocity_events(key)
     }
+
+    /// Every decision, oldest first (exports and replay).
+    pub fn all_decisions_oldest_first(&self) -> Result<Vec<DecisionRecord>, StoreError> {
+        let mut all: Vec<DecisionRecord> = self.sled().decisions_newest_first().collect::<Result<_, _>>()?;
+        all.reverse();
+        Ok(all)
+    }
 }
 
 #[cfg(test)]

@@ -221,3 +221,140 @@ async fn sighup_reloads_the_rules_of_a_running_service() {
     );
     assert!(service.log_text().contains("rules reloaded on SIGHUP"));
 }
+
+fn run_cli(args: &[&str]) -> (i32, String, String) {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_tsh-issuer"))
+        .args(args)
+        .current_dir(repo_root())
+        .output()
+        .unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[actix_web::test]
+async fn replay_of_recorded_traffic_under_a_stricter_file_shows_the_diff() {
+    let app = spawn_app().await;
+    for capture in ["BANK_APP", "ON_FILE", "CAMERA"] {
+        let body = digitization_body(&app, PAN_FULL, capture, json!({}));
+        app.call("requestCardDigitization", &cid(capture), &body).await;
+    }
+    let export = app
+        .client
+        .get(format!("{}/api/v1/decisions/export", app.address))
+        .bearer_auth(STAFF_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(export.status().as_u16(), 200);
+    let ndjson = export.text().await.unwrap();
+    assert_eq!(ndjson.lines().count(), 3);
+    assert!(!ndjson.contains(PAN_FULL));
+
+    let dir = tempfile::tempdir().unwrap();
+    let (input, strict) = (dir.path().join("decisions.ndjson"), dir.path().join("strict.toml"));
+    std::fs::write(&input, &ndjson).unwrap();
+    std::fs::write(&strict, STRICT).unwrap();
+    let (code, stdout, stderr) = run_cli(&["replay", "--rules", strict.to_str().unwrap(), "--input", input.to_str().unwrap(), "--json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["replayed"], 3);
+    assert_eq!(report["changed"], 1, "{report}");
+    assert_eq!(report["transitions"]["green→red"], 1);
+    assert_eq!(report["changes"][0]["old_level_of_trust"], "green");
+    assert_eq!(report["changes"][0]["new_level_of_trust"], "red");
+    assert!(report["changes"][0]["new_trace"].is_array());
+
+    let (code, human, _) = run_cli(&["replay", "--rules", strict.to_str().unwrap(), "--input", input.to_str().unwrap()]);
+    assert_eq!(code, 0);
+    assert!(human.contains("unchanged 2, changed 1"), "{human}");
+    assert!(human.contains("green → red"), "{human}");
+
+    let (code, _, stderr) = run_cli(&["replay", "--rules", strict.to_str().unwrap(), "--input", input.to_str().unwrap(), "--since", "not-a-date"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("--since"), "{stderr}");
+}
+
+#[actix_web::test]
+async fn replay_and_export_read_a_stopped_services_store() {
+    let gateway = MockGateway::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let mut service = ServiceProcess::start(&store, &gateway.url, &[]);
+    let client = ProcessClient::new(&service.address);
+    let body = json!({"cipheredCardInfo": dev_seal(&json!({"fpan": PAN_FULL, "exp": "1230"})), "cardCaptureInformation": {"captureMethod": "ON_FILE"}});
+    assert_eq!(client.call("requestCardDigitization", "replay-store", &body).await.body["levelOfTrust"], "green");
+    service.kill_hard();
+
+    let strict = dir.path().join("strict.toml");
+    std::fs::write(&strict, STRICT).unwrap();
+    let (code, stdout, stderr) = run_cli(&["replay", "--rules", strict.to_str().unwrap(), "--store", store.to_str().unwrap(), "--json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!((report["replayed"].as_u64(), report["changed"].as_u64()), (Some(1), Some(1)));
+    let out = dir.path().join("export.ndjson");
+    let (code, _, stderr) = run_cli(&["store", "export", "--store", store.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(std::fs::read_to_string(&out).unwrap().lines().count(), 1);
+}
+
+#[actix_web::test]
+async fn a_reload_under_concurrent_traffic_never_mixes_two_versions_in_one_decision() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules.toml");
+    let shipped = std::fs::read_to_string(repo_root().join("config/rules.toml")).unwrap();
+    std::fs::write(&rules, &shipped).unwrap();
+    let app = spawn_app_with(&[("rules.file", rules.to_str().unwrap())]).await;
+    let shipped_ids: std::collections::BTreeSet<String> = shipped
+        .lines()
+        .filter_map(|l| l.strip_prefix("id = \""))
+        .map(|l| l.trim_end_matches('"').to_owned())
+        .collect();
+    let versions = std::sync::Mutex::new(std::collections::BTreeMap::new());
+    versions
+        .lock()
+        .unwrap()
+        .insert(app.staff_get("/api/v1/rules").await.body["live_version"].as_str().unwrap().to_owned(), "shipped");
+
+    let body = digitization_body(&app, PAN_FULL, "BANK_APP", json!({"scoringInformation": {"deviceScore": 2}}));
+    let traffic = async {
+        for round in 0..8 {
+            let ids: Vec<String> = (0..6).map(|i| format!("mix-{round}-{i}")).collect();
+            let calls: Vec<_> = ids.iter().map(|id| app.call("requestCardDigitization", id, &body)).collect();
+            for reply in futures_util::future::join_all(calls).await {
+                assert_eq!(reply.status, 200);
+            }
+        }
+    };
+    let reloads = async {
+        for i in 0..8 {
+            let (text, name) = if i % 2 == 0 { (STRICT, "strict") } else { (shipped.as_str(), "shipped") };
+            std::fs::write(&rules, text).unwrap();
+            let reply = reload(&app).await;
+            assert_eq!(reply.status, 200, "{:?}", reply.body);
+            versions.lock().unwrap().insert(reply.body["live_version"].as_str().unwrap().to_owned(), name);
+            actix_web::rt::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    };
+    tokio::join!(traffic, reloads);
+
+    let decisions = app.staff_get("/api/v1/decisions?count=100").await;
+    let data = decisions.body["data"].as_array().unwrap();
+    assert_eq!(data.len(), 48);
+    let versions = versions.lock().unwrap();
+    for d in data {
+        let version = d["rules_version"].as_str().unwrap();
+        let name = versions.get(version).unwrap_or_else(|| panic!("unknown rules version {version}"));
+        for entry in d["rules"].as_array().unwrap() {
+            let id = entry["rule_id"].as_str().unwrap();
+            if id.starts_with('(') {
+                continue; // "(default)" and the safety net belong to every version
+            }
+            let belongs = if *name == "strict" { id == "bank-app-only" } else { shipped_ids.contains(id) };
+            assert!(belongs, "decision {} made with {name} rules has a trace entry {id} from another version", d["decision_id"]);
+        }
+    }
+}
