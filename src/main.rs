@@ -8,11 +8,11 @@ use clap::Parser;
 use std::path::Path;
 
 use tsh_issuer::cli::{CardsCommand, Cli, Command, ConfigCommand, RulesCommand, StoreCommand};
+use tsh_issuer::config::{self, LoadOptions, Settings};
 use tsh_issuer::domain::DecisionRecord;
 use tsh_issuer::replay;
-use tsh_issuer::store::Store;
-use tsh_issuer::config::{self, LoadOptions, Settings};
 use tsh_issuer::startup::{load_rules, Application, StartupError};
+use tsh_issuer::store::Store;
 
 fn load_settings(cli: &Cli) -> Result<Settings, String> {
     config::load(LoadOptions::from_process_env(cli.config.clone())).map_err(|e| e.to_string())
@@ -74,7 +74,13 @@ fn main() -> ExitCode {
             ref input,
             ref since,
             json,
-        }) => match replay(rules, store.as_deref(), input.as_deref(), since.as_deref(), json) {
+        }) => match replay(
+            rules,
+            store.as_deref(),
+            input.as_deref(),
+            since.as_deref(),
+            json,
+        ) {
             Ok(text) => {
                 println!("{text}");
                 ExitCode::SUCCESS
@@ -113,7 +119,10 @@ fn import_cards(settings: Settings, file: &std::path::Path) -> Result<String, St
     ))
 }
 
-fn read_decisions(store: Option<&Path>, input: Option<&Path>) -> Result<Vec<DecisionRecord>, String> {
+fn read_decisions(
+    store: Option<&Path>,
+    input: Option<&Path>,
+) -> Result<Vec<DecisionRecord>, String> {
     match (store, input) {
         (Some(dir), _) => {
             if !dir.is_dir() {
@@ -124,16 +133,29 @@ fn read_decisions(store: Option<&Path>, input: Option<&Path>) -> Result<Vec<Deci
             all.map_err(|e| e.to_string())
         }
         (None, Some(file)) => {
-            let text = std::fs::read_to_string(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+            let text = std::fs::read_to_string(file)
+                .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
             replay::read_export(&text).map_err(|e| format!("{}: {e}", file.display()))
         }
         (None, None) => Err("give --store DIR or --input FILE".to_owned()),
     }
 }
 
-fn replay(rules: &Path, store: Option<&Path>, input: Option<&Path>, since: Option<&str>, json: bool) -> Result<String, String> {
+fn replay(
+    rules: &Path,
+    store: Option<&Path>,
+    input: Option<&Path>,
+    since: Option<&str>,
+    json: bool,
+) -> Result<String, String> {
     let candidate = load_rules(rules)?;
-    let since = since.map(|s| if s.len() == 10 { format!("{s}T00:00:00Z") } else { s.to_owned() });
+    let since = since.map(|s| {
+        if s.len() == 10 {
+            format!("{s}T00:00:00Z")
+        } else {
+            s.to_owned()
+        }
+    });
     if let Some(s) = &since {
         if tsh_issuer::domain::time::parse_rfc3339(s).is_none() {
             return Err(format!("--since {s}: expected RFC 3339 or YYYY-MM-DD"));
@@ -143,10 +165,14 @@ fn replay(rules: &Path, store: Option<&Path>, input: Option<&Path>, since: Optio
     let total = decisions.len();
     let on_terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let report = replay::replay(&candidate, &decisions, since.as_deref(), |n| {
-        if on_terminal && (n % 100 == 0 || n == total) {
+        if on_terminal && (n.is_multiple_of(100) || n == total) {
             let width = 30;
-            let done = if total == 0 { width } else { n * width / total };
-            eprint!("\r[{}{}] {n}/{total}", "#".repeat(done), " ".repeat(width - done));
+            let done = (n * width).checked_div(total).unwrap_or(width).min(width);
+            eprint!(
+                "\r[{}{}] {n}/{total}",
+                "#".repeat(done),
+                " ".repeat(width - done)
+            );
             if n == total {
                 eprintln!();
             }
@@ -163,7 +189,9 @@ fn export(store: &Path, out: Option<&Path>) -> Result<(), String> {
     let decisions = read_decisions(Some(store), None)?;
     let text = replay::write_export(&decisions)?;
     match out {
-        Some(file) => std::fs::write(file, text).map_err(|e| format!("cannot write {}: {e}", file.display())),
+        Some(file) => {
+            std::fs::write(file, text).map_err(|e| format!("cannot write {}: {e}", file.display()))
+        }
         None => {
             print!("{text}");
             Ok(())
@@ -181,6 +209,7 @@ fn serve(cli: &Cli) -> ExitCode {
     };
     tsh_issuer::telemetry::init(settings.log.format, &settings.log.level, std::io::stdout);
     let result = actix_web::rt::System::new().block_on(async move {
+        let hangups = tsh_issuer::signals::listen_for_hangups();
         let app = Application::build(settings).map_err(|e| match e {
             // A configuration problem found while starting (keys, TLS files, rules) is reported
             // like any other bad configuration: exit code 2, the key named.
@@ -189,8 +218,11 @@ fn serve(cli: &Cli) -> ExitCode {
         })?;
         actix_web::rt::spawn(tsh_issuer::signals::reload_rules_on_sighup(
             app.services().into_inner(),
+            hangups,
         ));
-        app.run_until_stopped().await.map_err(|e| (1u8, e.to_string()))
+        app.run_until_stopped()
+            .await
+            .map_err(|e| (1u8, e.to_string()))
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

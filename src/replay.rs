@@ -43,14 +43,24 @@ pub struct ReplayReport {
 
 /// Re-evaluates one decision's facts, with the same yellow safety net as the live service:
 /// without a step-up method, yellow becomes red.
-fn evaluate(candidate: &RuleSet, decision: &DecisionRecord) -> (LevelOfTrust, Option<String>, Vec<TraceEntry>) {
+fn evaluate(
+    candidate: &RuleSet,
+    decision: &DecisionRecord,
+) -> (LevelOfTrust, Option<String>, Vec<TraceEntry>) {
     let evaluation = candidate.evaluate(&decision.facts);
     let mut outcome = evaluation.outcome;
-    let has_stepup = matches!(decision.facts.get("card.has_stepup_method"), Some(FactValue::Bool(true)));
+    let has_stepup = matches!(
+        decision.facts.get("card.has_stepup_method"),
+        Some(FactValue::Bool(true))
+    );
     if outcome == Outcome::Yellow && !has_stepup {
         outcome = Outcome::Red;
     }
-    (LevelOfTrust::from(outcome), evaluation.decided_by_rule, evaluation.trace)
+    (
+        LevelOfTrust::from(outcome),
+        evaluation.decided_by_rule,
+        evaluation.trace,
+    )
 }
 
 /// Replays `decisions` (any order; reported oldest first) created at or after `since`.
@@ -87,7 +97,10 @@ pub fn replay<'a>(
         let new = new_level.as_str().to_owned();
         *report.old_counts.entry(old.clone()).or_insert(0) += 1;
         *report.new_counts.entry(new.clone()).or_insert(0) += 1;
-        *report.transitions.entry(format!("{old}→{new}")).or_insert(0) += 1;
+        *report
+            .transitions
+            .entry(format!("{old}→{new}"))
+            .or_insert(0) += 1;
         if new_level == decision.level_of_trust {
             report.unchanged += 1;
         } else {
@@ -105,7 +118,9 @@ pub fn replay<'a>(
             });
         }
     }
-    report.changes.sort_by(|a, b| a.decision_id.cmp(&b.decision_id));
+    report
+        .changes
+        .sort_by(|a, b| a.decision_id.cmp(&b.decision_id));
     report
 }
 
@@ -125,7 +140,10 @@ pub fn render(report: &ReplayReport) -> String {
         "candidate rules {}\nreplayed {} decisions ({} skipped: network stand-ins, no facts, or before --since)\n",
         report.candidate_version, report.replayed, report.skipped
     ));
-    out.push_str(&format!("unchanged {}, changed {}\n\n", report.unchanged, report.changed));
+    out.push_str(&format!(
+        "unchanged {}, changed {}\n\n",
+        report.unchanged, report.changed
+    ));
     out.push_str("outcome      old     new\n");
     for level in ["green", "yellow", "red"] {
         out.push_str(&format!(
@@ -227,14 +245,25 @@ mod tests {
         let mut ticks = 0;
         let report = replay(&candidate, &recorded, None, |n| ticks = n);
         assert_eq!(ticks, 4);
-        assert_eq!((report.replayed, report.skipped, report.unchanged, report.changed), (3, 1, 2, 1));
+        assert_eq!(
+            (
+                report.replayed,
+                report.skipped,
+                report.unchanged,
+                report.changed
+            ),
+            (3, 1, 2, 1)
+        );
         assert_eq!(report.changes[0].decision_id, "0000000000000002");
         assert_eq!(report.changes[0].new_level_of_trust, LevelOfTrust::Red);
         assert_eq!(report.transitions.get("green→red"), Some(&1));
         assert_eq!(report.old_counts.get("green"), Some(&2));
         assert_eq!(report.new_counts.get("red"), Some(&2));
         let text = render(&report);
-        assert!(text.contains("0000000000000002") && text.contains("green → red"), "{text}");
+        assert!(
+            text.contains("0000000000000002") && text.contains("green → red"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -245,6 +274,8 @@ mod tests {
         assert_eq!((report.replayed, report.skipped), (0, 1));
         let text = write_export(&recorded).unwrap();
         assert_eq!(read_export(&text).unwrap(), recorded);
-        assert!(read_export("{not json}\n").unwrap_err().starts_with("line 1"));
+        assert!(read_export("{not json}\n")
+            .unwrap_err()
+            .starts_with("line 1"));
     }
 }

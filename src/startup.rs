@@ -58,6 +58,8 @@ pub fn build_services(settings: Settings) -> Result<Services, StartupError> {
     );
     let otp_gateway = OtpGateway::new(&settings.otp.webhook_url, settings.otp.timeout_ms)
         .map_err(|e| config_error("otp.webhook_url", e))?;
+    let tsh = crate::tsh_client::TshClient::new(&settings.tsh, &settings.issuer.id)
+        .map_err(|e| config_error(e.key, e.message))?;
     if let Some(parent) = settings.store.path.parent() {
         if !parent.as_os_str().is_empty() {
             std::fs::create_dir_all(parent).map_err(|e| config_error("store.path", e))?;
@@ -90,6 +92,7 @@ pub fn build_services(settings: Settings) -> Result<Services, StartupError> {
         cvv,
         rules,
         otp_gateway,
+        tsh,
     ))
 }
 

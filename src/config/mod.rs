@@ -8,8 +8,8 @@ mod settings;
 pub use load::{load, LoadOptions};
 pub use settings::{
     BinProduct, CardsSettings, ConfigError, CryptoSettings, IssuerSettings, LogFormat, LogSettings,
-    OtpSettings, RulesSettings, ServerSettings, Settings, StaffSettings, StoreSettings,
-    TlsSettings, TshSettings, DEV_SECRETS,
+    OtpSettings, RulesSettings, ServerSettings, Settings, StaffRole, StaffSettings, StaffToken,
+    StoreSettings, TlsSettings, TshSettings, DEV_SECRETS,
 };
 
 #[cfg(test)]

@@ -131,6 +131,27 @@ struct RawProduct {
 struct RawStaff {
     #[serde(default)]
     bootstrap_token: Option<String>,
+    /// Named staff tokens, stored as SHA-256 hashes: a TOML array of tables, or (from an
+    /// environment variable) the same list as a JSON string.
+    #[serde(default)]
+    tokens: Option<RawStaffTokens>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum RawStaffTokens {
+    List(Vec<RawStaffToken>),
+    Json(String),
+}
+
+#[derive(Debug, Deserialize)]
+struct RawStaffToken {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    sha256: String,
+    #[serde(default)]
+    role: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -169,6 +190,17 @@ struct RawTsh {
     base_url: String,
     #[serde(default)]
     timeout_ms: Option<u64>,
+    /// The issuer's client certificate chain (PEM) and key presented to TSH (mutual TLS).
+    #[serde(default)]
+    client_cert: Option<String>,
+    #[serde(default)]
+    client_key: Option<String>,
+    /// CA bundle (PEM) TSH's server certificate must chain to; unset = the platform's roots.
+    #[serde(default)]
+    ca_file: Option<String>,
+    /// TSH's encryption certificate (PEM): `fpanDetails` of `updateCard` are sealed for it.
+    #[serde(default)]
+    encryption_cert: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -273,6 +305,8 @@ impl CardsSettings {
 #[derive(Clone)]
 pub struct StaffSettings {
     pub bootstrap_token: Option<String>,
+    /// Named tokens (`staff.tokens`), each known only by the SHA-256 of its value.
+    pub tokens: Vec<StaffToken>,
 }
 
 impl std::fmt::Debug for StaffSettings {
@@ -282,6 +316,41 @@ impl std::fmt::Debug for StaffSettings {
                 "bootstrap_token",
                 &self.bootstrap_token.as_ref().map(|_| "***"),
             )
+            .field("tokens", &self.tokens)
+            .finish()
+    }
+}
+
+/// A staff role: `Viewer` reads, `Operator` also writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum StaffRole {
+    Viewer,
+    Operator,
+}
+
+impl StaffRole {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            StaffRole::Viewer => "viewer",
+            StaffRole::Operator => "operator",
+        }
+    }
+}
+
+/// One configured staff token: who it is (for the audit trail), the SHA-256 of its value, its role.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StaffToken {
+    pub name: String,
+    pub sha256: [u8; 32],
+    pub role: StaffRole,
+}
+
+impl std::fmt::Debug for StaffToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StaffToken")
+            .field("name", &self.name)
+            .field("sha256", &"***")
+            .field("role", &self.role)
             .finish()
     }
 }
@@ -302,8 +371,14 @@ pub struct OtpSettings {
 
 #[derive(Debug, Clone)]
 pub struct TshSettings {
+    /// Empty = no TSH configured: staff actions that need TSH answer 503.
     pub base_url: String,
+    /// Whole-operation deadline of one call to TSH (connect retries included).
     pub timeout_ms: u64,
+    pub client_cert: Option<PathBuf>,
+    pub client_key: Option<PathBuf>,
+    pub ca_file: Option<PathBuf>,
+    pub encryption_cert: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -356,6 +431,58 @@ fn check_hex_key(key: &str, value: &str, exact_len: Option<usize>) -> Result<Vec
         )),
         _ => Ok(bytes),
     }
+}
+
+/// `staff.tokens`: unique non-empty names, 64-hex-digit SHA-256 hashes, role viewer or operator.
+fn validate_staff_tokens(raw: Option<RawStaffTokens>) -> Result<Vec<StaffToken>, ConfigError> {
+    let list = match raw {
+        None => Vec::new(),
+        Some(RawStaffTokens::List(list)) => list,
+        Some(RawStaffTokens::Json(text)) if text.trim().is_empty() => Vec::new(),
+        Some(RawStaffTokens::Json(text)) => serde_json::from_str(&text).map_err(|e| {
+            ConfigError::new(
+                "staff.tokens",
+                format!("must be a list of {{name, sha256, role}} (as TOML, or JSON text): {e}"),
+            )
+        })?,
+    };
+    let mut tokens: Vec<StaffToken> = Vec::with_capacity(list.len());
+    for (i, t) in list.into_iter().enumerate() {
+        let name = t.name.trim().to_owned();
+        if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
+            return Err(ConfigError::new(
+                format!("staff.tokens[{i}].name"),
+                "must be 1 to 64 printable characters",
+            ));
+        }
+        if name == "bootstrap" || tokens.iter().any(|o| o.name == name) {
+            return Err(ConfigError::new(
+                format!("staff.tokens[{i}].name"),
+                format!("{name:?} is used twice (\"bootstrap\" names staff.bootstrap_token)"),
+            ));
+        }
+        let sha256: [u8; 32] = hex::decode(t.sha256.trim())
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| {
+                ConfigError::new(
+                    format!("staff.tokens[{i}].sha256"),
+                    "must be the SHA-256 of the token as 64 hex digits (e.g. printf %s TOKEN | sha256sum)",
+                )
+            })?;
+        let role = match t.role.trim().to_ascii_lowercase().as_str() {
+            "viewer" => StaffRole::Viewer,
+            "operator" => StaffRole::Operator,
+            _ => {
+                return Err(ConfigError::new(
+                    format!("staff.tokens[{i}].role"),
+                    "must be viewer or operator",
+                ))
+            }
+        };
+        tokens.push(StaffToken { name, sha256, role });
+    }
+    Ok(tokens)
 }
 
 impl RawSettings {
@@ -491,6 +618,8 @@ impl RawSettings {
             }
         }
 
+        let staff_tokens = validate_staff_tokens(self.staff.tokens)?;
+
         if self.rules.file.trim().is_empty() {
             return Err(ConfigError::new("rules.file", "must not be empty"));
         }
@@ -519,6 +648,30 @@ impl RawSettings {
         let tsh_base = self.tsh.base_url.trim().trim_end_matches('/').to_owned();
         if !tsh_base.is_empty() {
             check_url("tsh.base_url", &tsh_base)?;
+        }
+        let tsh_timeout_ms = self.tsh.timeout_ms.unwrap_or(5000);
+        if !(100..=120_000).contains(&tsh_timeout_ms) {
+            return Err(ConfigError::new(
+                "tsh.timeout_ms",
+                "must be between 100 and 120000",
+            ));
+        }
+        let tsh_client_cert = non_empty(&self.tsh.client_cert).map(|f| resolve(base, f));
+        let tsh_client_key = non_empty(&self.tsh.client_key).map(|f| resolve(base, f));
+        match (&tsh_client_cert, &tsh_client_key) {
+            (Some(_), None) => {
+                return Err(ConfigError::new(
+                    "tsh.client_key",
+                    "required when tsh.client_cert is set",
+                ))
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError::new(
+                    "tsh.client_cert",
+                    "required when tsh.client_key is set",
+                ))
+            }
+            _ => {}
         }
 
         let format = match self
@@ -557,7 +710,10 @@ impl RawSettings {
                 seed_file: non_empty(&self.cards.seed_file).map(|f| resolve(base, f)),
                 products,
             },
-            staff: StaffSettings { bootstrap_token },
+            staff: StaffSettings {
+                bootstrap_token,
+                tokens: staff_tokens,
+            },
             rules: RulesSettings {
                 file: resolve(base, self.rules.file.trim()),
                 shadow_file: non_empty(&self.rules.shadow_file).map(|f| resolve(base, f)),
@@ -570,7 +726,11 @@ impl RawSettings {
             },
             tsh: TshSettings {
                 base_url: tsh_base,
-                timeout_ms: self.tsh.timeout_ms.unwrap_or(5000),
+                timeout_ms: tsh_timeout_ms,
+                client_cert: tsh_client_cert,
+                client_key: tsh_client_key,
+                ca_file: non_empty(&self.tsh.ca_file).map(|f| resolve(base, f)),
+                encryption_cert: non_empty(&self.tsh.encryption_cert).map(|f| resolve(base, f)),
             },
             log: LogSettings {
                 format,

@@ -163,3 +163,78 @@ fn crypto_settings_debug_hides_secrets() {
     assert!(!shown.contains("dev-operator-token"), "{shown}");
     assert!(!shown.contains("6465762d"), "{shown}");
 }
+
+#[test]
+fn staff_tokens_load_from_toml_tables_or_json_text() {
+    let hash = "a".repeat(64);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("staff.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[[staff.tokens]]\nname = \"vera\"\nsha256 = \"{hash}\"\nrole = \"viewer\"\n\n\
+             [[staff.tokens]]\nname = \"oscar\"\nsha256 = \"{}\"\nrole = \"Operator\"\n",
+            "b".repeat(64)
+        ),
+    )
+    .unwrap();
+    let mut from_file = options("local", &[]);
+    from_file.extra_file = Some(file);
+    let settings = load(from_file).unwrap();
+    let names: Vec<(&str, StaffRole)> = settings
+        .staff
+        .tokens
+        .iter()
+        .map(|t| (t.name.as_str(), t.role))
+        .collect();
+    assert_eq!(
+        names,
+        vec![("vera", StaffRole::Viewer), ("oscar", StaffRole::Operator)]
+    );
+    assert!(!format!("{:?}", settings.staff).contains(&hash));
+
+    let json = format!(r#"[{{"name":"ops","sha256":"{hash}","role":"operator"}}]"#);
+    let settings = load(options("local", &[("staff.tokens", &json)])).unwrap();
+    assert_eq!(settings.staff.tokens[0].name, "ops");
+}
+
+#[test]
+fn bad_staff_tokens_and_tsh_keys_are_refused_by_name() {
+    let hash = "c".repeat(64);
+    let cases: Vec<(String, &str)> = vec![
+        (
+            format!(r#"[{{"name":"x","sha256":"{hash}","role":"admin"}}]"#),
+            "staff.tokens[0].role",
+        ),
+        (
+            r#"[{"name":"x","sha256":"abc","role":"viewer"}]"#.to_owned(),
+            "staff.tokens[0].sha256",
+        ),
+        (
+            format!(r#"[{{"name":"","sha256":"{hash}","role":"viewer"}}]"#),
+            "staff.tokens[0].name",
+        ),
+        (
+            format!(
+                r#"[{{"name":"a","sha256":"{hash}","role":"viewer"}},{{"name":"a","sha256":"{hash}","role":"viewer"}}]"#
+            ),
+            "staff.tokens[1].name",
+        ),
+        ("not json".to_owned(), "staff.tokens"),
+    ];
+    for (tokens, key) in &cases {
+        assert_eq!(
+            refusal("local", &[("staff.tokens", tokens)]).key,
+            *key,
+            "case {tokens}"
+        );
+    }
+    assert_eq!(
+        refusal("local", &[("tsh.client_cert", "cert.pem")]).key,
+        "tsh.client_key"
+    );
+    assert_eq!(
+        refusal("local", &[("tsh.timeout_ms", "5")]).key,
+        "tsh.timeout_ms"
+    );
+}

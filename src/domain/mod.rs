@@ -3,6 +3,7 @@
 //! Nothing here does I/O. Sensitive values (PAN, CVV, OTP, token numbers) only exist as [`Pan`] /
 //! [`Secret`] in memory; what is persisted are fingerprints and masked forms.
 
+pub mod audit;
 pub mod card;
 pub mod decision;
 pub mod enrollment;
@@ -12,7 +13,9 @@ pub mod pan;
 pub mod secret;
 pub mod time;
 pub mod token;
+pub mod tsh_operation;
 
+pub use audit::{AuditEntry, AuditOutcome};
 pub use card::{CardRecord, CardStatus, Expiry};
 pub use decision::{DecidedBy, DecisionRecord};
 pub use enrollment::{EligibilityRecord, Enrollment, NotificationRef, OtpSendRecord};
@@ -24,3 +27,4 @@ pub use token::{
     LifecycleAction, NotificationOutcome, TokenError, TokenRecord, TokenRequestorInfo, TokenState,
     Transition,
 };
+pub use tsh_operation::{OperationConfirmation, OperationStatus, TshOperation};

@@ -74,47 +74,86 @@ pub async fn handle(
     payload: web::Payload,
     svc: web::Data<Services>,
 ) -> HttpResponse {
+    let started = std::time::Instant::now();
     let Some(operation) = Operation::parse(&operation) else {
-        return CallbackError::new(
+        let response = CallbackError::new(
             StatusCode::NOT_FOUND,
             ResponseCode::InvalidParameter,
             "unknown operation",
         )
         .response();
+        crate::metrics::callback_answered("unknown", response.status().as_u16(), started.elapsed());
+        return response;
     };
-    let ctx = match headers::check(&req, &svc.settings.issuer.id) {
-        Ok(ctx) => ctx,
-        Err(e) => {
-            tracing::info!(
-                operation = operation.name(),
-                code = e.body.response_code,
-                "callback refused: headers"
-            );
-            return e.response();
-        }
-    };
-    let span = tracing::info_span!("callback", operation = operation.name(), correlation_id = %ctx.correlation_id);
+    // The span opens before the header checks, so every log line of the request (a refusal of its
+    // headers included) carries the correlation id whenever the header holds a well-formed one.
+    let span = tracing::info_span!(
+        "callback",
+        operation = operation.name(),
+        correlation_id = tracing::field::Empty
+    );
+    if let Some(cid) = well_formed_correlation_id(&req) {
+        span.record("correlation_id", cid);
+    }
     async move {
-        let started = std::time::Instant::now();
-        let response = match run(&req, payload, &svc, operation, &ctx).await {
-            Ok(response) => response,
+        let response = match headers::check(&req, &svc.settings.issuer.id) {
             Err(e) => {
-                tracing::info!(code = e.body.response_code, message = %e.body.error_message, "callback refused");
-                let mut response = e.response();
-                if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&ctx.correlation_id) {
-                    response.headers_mut().insert(
-                        actix_web::http::header::HeaderName::from_static("x-correlation-id"),
-                        value,
-                    );
-                }
+                tracing::info!(code = e.body.response_code, "callback refused: headers");
+                e.response()
+            }
+            Ok(ctx) => {
+                let response = match run(&req, payload, &svc, operation, &ctx).await {
+                    Ok(response) => response,
+                    Err(e) => {
+                        tracing::info!(code = e.body.response_code, message = %e.body.error_message, "callback refused");
+                        let mut response = e.response();
+                        if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&ctx.correlation_id) {
+                            response.headers_mut().insert(
+                                actix_web::http::header::HeaderName::from_static("x-correlation-id"),
+                                value,
+                            );
+                        }
+                        response
+                    }
+                };
+                tracing::info!(status = response.status().as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, "callback answered");
                 response
             }
         };
-        tracing::info!(status = response.status().as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, "callback answered");
+        crate::metrics::callback_answered(operation.name(), response.status().as_u16(), started.elapsed());
         response
     }
     .instrument(span)
     .await
+}
+
+/// The `x-correlation-id` header when it is usable in a log line (1–64 printable ASCII
+/// characters, as `headers::check` requires), before the other header checks run.
+fn well_formed_correlation_id(req: &HttpRequest) -> Option<&str> {
+    let value = req.headers().get("x-correlation-id")?.to_str().ok()?.trim();
+    let ok = !value.is_empty() && value.len() <= 64 && value.bytes().all(|b| b.is_ascii_graphic());
+    ok.then_some(value)
+}
+
+/// The `action` label of a notification: the contract's actions, `OTHER` for anything else,
+/// `NONE` when absent (request data never becomes a metric series).
+fn action_label(body: &serde_json::Value) -> &'static str {
+    use crate::domain::LifecycleAction;
+    let raw = match body.get("action") {
+        None | Some(serde_json::Value::Null) => return "NONE",
+        Some(serde_json::Value::String(raw)) => raw,
+        Some(_) => return "OTHER",
+    };
+    match LifecycleAction::from(raw.trim().to_owned()) {
+        LifecycleAction::Activate => "ACTIVATE",
+        LifecycleAction::Suspend => "SUSPEND",
+        LifecycleAction::Resume => "RESUME",
+        LifecycleAction::Delete => "DELETE",
+        LifecycleAction::DeleteFromApp => "DELETE_FROM_APP",
+        LifecycleAction::Update => "UPDATE",
+        LifecycleAction::Erase => "ERASE",
+        LifecycleAction::Other(_) => "OTHER",
+    }
 }
 
 async fn run(
@@ -166,8 +205,17 @@ async fn run(
             Ok(ok_json(&EmptyResponse {}, cid))
         }
         Operation::NotifyVirtualCardChange => {
-            let request = typed(&body).map_err(invalid)?;
-            service::lifecycle::notify(svc, ctx, request, &body).await?;
+            let action = action_label(&body);
+            let request = typed(&body).map_err(invalid);
+            let result = match request {
+                Ok(request) => service::lifecycle::notify(svc, ctx, request, &body)
+                    .await
+                    .map_err(CallbackError::from),
+                Err(e) => Err(e),
+            };
+            let outcome = result.as_ref().map_or("refused", |o| o.as_str());
+            crate::metrics::notification(action, outcome);
+            result?;
             Ok(ok_json(&EmptyResponse {}, cid))
         }
         Operation::NotifyStandInProcess => {

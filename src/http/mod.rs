@@ -6,7 +6,11 @@ pub mod callbacks;
 pub mod error;
 pub mod headers;
 pub mod health;
+pub mod metrics;
+pub mod openapi;
 pub mod staff;
+pub mod staff_actions;
+pub mod staff_auth;
 pub mod staff_rules;
 pub mod staff_views;
 
@@ -19,7 +23,15 @@ pub fn configure(cfg: &mut web::ServiceConfig, services: web::Data<Services>) {
     let prefix = services.settings.server.prefix.clone();
     cfg.app_data(services)
         .service(web::scope("/health").configure(health::configure))
-        .service(web::scope("/api/v1").configure(staff::configure))
+        .route("/metrics", web::get().to(metrics::scrape))
+        .route("/api/openapi.json", web::get().to(openapi::serve))
+        .service(
+            web::scope("/api/v1")
+                .wrap(actix_web::middleware::from_fn(
+                    metrics::count_staff_requests,
+                ))
+                .configure(staff::configure),
+        )
         .service(
             web::scope(&prefix)
                 .route("/{operation}", web::post().to(callbacks::handle))

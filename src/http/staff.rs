@@ -3,13 +3,14 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use aws_lc_rs::digest;
 use serde::Deserialize;
 
 use super::body::{is_json_or_absent, read_limited};
 use super::error::staff_error;
 use super::staff_views::{DecisionView, EnrollmentView, TokenView};
 use crate::contract::parse::{parse_object, typed};
+use crate::domain::AuditOutcome;
+use crate::service::audit::{self, Actor, AuditDraft};
 use crate::service::cards::{self, CardError, CardInput, CardView};
 use crate::service::Services;
 use crate::store::{Page, Paged, StoreError};
@@ -35,26 +36,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         // Before `{decision_id}`: actix matches routes in registration order.
         .route("/decisions/export", web::get().to(export_decisions))
         .route("/decisions/{decision_id}", web::get().to(get_decision))
-        .configure(super::staff_rules::configure);
+        .configure(super::staff_rules::configure)
+        .configure(super::staff_actions::configure);
 }
 
 /// Staff roles; `Operator` can do everything `Viewer` can.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Role {
-    Viewer,
-    Operator,
-}
-
-/// Constant-time comparison of two secrets through their SHA-256 digests (equal length always).
-fn same_secret(a: &str, b: &str) -> bool {
-    let da = digest::digest(&digest::SHA256, a.as_bytes());
-    let db = digest::digest(&digest::SHA256, b.as_bytes());
-    da.as_ref()
-        .iter()
-        .zip(db.as_ref())
-        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-        == 0
-}
+pub use crate::config::StaffRole as Role;
 
 /// Why a staff request was turned away before reaching a handler body.
 #[derive(Debug)]
@@ -92,7 +79,7 @@ impl Denied {
 }
 
 /// Checks the bearer token and the role.
-fn check_role(req: &HttpRequest, svc: &Services, needed: Role) -> Result<Role, Denied> {
+fn check_role(req: &HttpRequest, svc: &Services, needed: Role) -> Result<Actor, Denied> {
     let presented = req
         .headers()
         .get(actix_web::http::header::AUTHORIZATION)
@@ -103,14 +90,12 @@ fn check_role(req: &HttpRequest, svc: &Services, needed: Role) -> Result<Role, D
         })
         .filter(|t| !t.is_empty())
         .ok_or(Denied::Unauthorized)?;
-    let role = match &svc.settings.staff.bootstrap_token {
-        Some(bootstrap) if same_secret(presented, bootstrap) => Role::Operator,
-        _ => return Err(Denied::Unauthorized),
-    };
-    if role < needed {
+    let actor =
+        super::staff_auth::identify(presented, &svc.settings.staff).ok_or(Denied::Unauthorized)?;
+    if actor.role < needed {
         return Err(Denied::Forbidden);
     }
-    Ok(role)
+    Ok(actor)
 }
 
 pub(crate) fn authorize(
@@ -118,6 +103,15 @@ pub(crate) fn authorize(
     svc: &Services,
     needed: Role,
 ) -> Result<Role, Box<HttpResponse>> {
+    authorize_actor(req, svc, needed).map(|actor| actor.role)
+}
+
+/// Like [`authorize`], returning who is calling (for the audit trail).
+pub(crate) fn authorize_actor(
+    req: &HttpRequest,
+    svc: &Services,
+    needed: Role,
+) -> Result<Actor, Box<HttpResponse>> {
     check_role(req, svc, needed).map_err(|d| Box::new(d.response()))
 }
 
@@ -182,7 +176,41 @@ fn list<T: serde::Serialize, U>(
     }
 }
 
+/// `POST /api/v1/cards`, audited (from the answer, never from the request: it holds the PAN).
 async fn upsert_card(
+    req: HttpRequest,
+    payload: web::Payload,
+    svc: web::Data<Services>,
+) -> HttpResponse {
+    let actor = match authorize_actor(&req, &svc, Role::Operator) {
+        Ok(actor) => actor,
+        Err(r) => return *r,
+    };
+    let response = upsert_card_unaudited(req, payload, svc.clone()).await;
+    let status = response.status();
+    let outcome = if status.is_success() {
+        AuditOutcome::Succeeded
+    } else if status.is_client_error() {
+        AuditOutcome::Refused
+    } else {
+        AuditOutcome::Failed
+    };
+    let target = match response.extensions().get::<UpsertedCardRef>() {
+        Some(reference) => format!("card:{}", reference.0),
+        None => "card:?".to_owned(),
+    };
+    audit::record_or_log(
+        &svc.store,
+        AuditDraft::new(&actor, "card.upsert", target, outcome, status.as_u16()),
+    )
+    .await;
+    response
+}
+
+/// The upserted card's reference, passed from the handler to its audit wrapper.
+struct UpsertedCardRef(String);
+
+async fn upsert_card_unaudited(
     req: HttpRequest,
     payload: web::Payload,
     svc: web::Data<Services>,
@@ -219,7 +247,10 @@ async fn upsert_card(
                 StatusCode::OK
             };
             tracing::info!(issuer_card_ref_id = %upserted.card.issuer_card_ref_id, result = ?upserted.result, "card upserted by staff");
-            HttpResponse::build(status).json(upserted)
+            let reference = UpsertedCardRef(upserted.card.issuer_card_ref_id.clone());
+            let mut response = HttpResponse::build(status).json(upserted);
+            response.extensions_mut().insert(reference);
+            response
         }
         Err(CardError::Invalid(e)) => {
             staff_error(StatusCode::BAD_REQUEST, "invalid_card", e.to_string())

@@ -8,9 +8,10 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
 use super::error::staff_error;
-use super::staff::{authorize, internal, page_of, PageQuery, Role};
+use super::staff::{authorize, authorize_actor, internal, page_of, PageQuery, Role};
 use super::staff_views::DecisionView;
-use crate::domain::DecidedBy;
+use crate::domain::{AuditOutcome, DecidedBy};
+use crate::service::audit::{self, AuditDraft};
 use crate::service::Services;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -41,11 +42,30 @@ async fn status(req: HttpRequest, svc: web::Data<Services>) -> HttpResponse {
 }
 
 async fn reload(req: HttpRequest, svc: web::Data<Services>) -> HttpResponse {
-    if let Err(r) = authorize(&req, &svc, Role::Operator) {
-        return *r;
-    }
+    let actor = match authorize_actor(&req, &svc, Role::Operator) {
+        Ok(actor) => actor,
+        Err(r) => return *r,
+    };
     let svc2 = svc.clone();
     let result = web::block(move || svc2.rules.reload()).await;
+    let (outcome, detail) = match &result {
+        Ok(Ok(status)) => (
+            AuditOutcome::Succeeded,
+            format!("live version {}", status.live_version),
+        ),
+        Ok(Err(e)) => (AuditOutcome::Failed, format!("refused: {e}")),
+        Err(_) => (AuditOutcome::Failed, "reload did not complete".to_owned()),
+    };
+    let http_status = if matches!(outcome, AuditOutcome::Succeeded) {
+        200
+    } else {
+        422
+    };
+    audit::record_or_log(
+        &svc.store,
+        AuditDraft::new(&actor, "rules.reload", "rules", outcome, http_status).detail(detail),
+    )
+    .await;
     match result {
         Ok(Ok(status)) => {
             tracing::info!(version = %status.live_version, "rules reloaded by staff");

@@ -221,6 +221,7 @@ pub async fn request(
         })
         .await?;
 
+    crate::metrics::decision(level, DecidedBy::Issuer);
     tracing::info!(
         decision_id = %decision.decision_id,
         level_of_trust = level.as_str(),

@@ -2,7 +2,8 @@
 //! transition history. Duplicates are recorded once (a keyed fingerprint of virtualCardId, action,
 //! correlation id and body marks a message as seen, atomically with its effects); late messages
 //! cannot undo newer states (see `domain::token::plan_notification`); `errorCode` is recorded
-//! without a state change; an unknown `virtualCardId` creates the token.
+//! without a state change; an unknown `virtualCardId` creates the token. A notification whose
+//! correlation id names one of our own TSH operations confirms it (`service::staff_actions`).
 
 use serde_json::Value;
 
@@ -217,6 +218,18 @@ pub async fn notify(
                     created_time: now.clone(),
                 });
             }
+            // An answer to one of our own updateCardState / updateCard calls: confirm it and
+            // record the transition as the staff action it is (channel API, staff reason).
+            let issuer_operation = super::staff_actions::match_issuer_operation(
+                tx,
+                &correlation_id,
+                &vcid,
+                &card_ref,
+                &action,
+                request.error_code,
+                plan.outcome,
+                &now,
+            )?;
             if let Some((from, to)) = plan.transition {
                 token.state = to;
                 if to == TokenState::Active && token.activated_time.is_none() {
@@ -228,10 +241,19 @@ pub async fn notify(
                     state: to,
                     transition_type: transition_type(from, to).to_owned(),
                     action: action.as_str().to_owned(),
-                    channel: CHANNEL_TSP.to_owned(),
+                    channel: match &issuer_operation {
+                        Some(_) => super::staff_actions::CHANNEL_API.to_owned(),
+                        None => CHANNEL_TSP.to_owned(),
+                    },
                     source: request.source.clone().map(|s| s.to_ascii_uppercase()),
-                    reason_code: request.reason_code.clone(),
-                    reason: request.reason.clone(),
+                    reason_code: match &issuer_operation {
+                        Some(m) => m.reason_code.clone(),
+                        None => request.reason_code.clone(),
+                    },
+                    reason: match &issuer_operation {
+                        Some(m) => m.reason.clone().or_else(|| request.reason.clone()),
+                        None => request.reason.clone(),
+                    },
                     correlation_id: correlation_id.clone(),
                     created_time: now.clone(),
                 })?;

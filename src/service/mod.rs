@@ -2,6 +2,7 @@
 //! applies domain logic and the rules, writes through the [`Store`], and returns either a response
 //! value or a [`Refusal`] that the HTTP layer turns into the contract's error shape.
 
+pub mod audit;
 pub mod card_data;
 pub mod cards;
 pub mod digitization;
@@ -12,6 +13,7 @@ pub mod idv;
 pub mod lifecycle;
 pub mod otp;
 pub mod rules_state;
+pub mod staff_actions;
 pub mod standin;
 pub mod velocity;
 
@@ -24,6 +26,7 @@ use crate::crypto::{CvvVerifier, Fingerprinter, KeyRing};
 use crate::otp::OtpGateway;
 use crate::rules::RuleSet;
 use crate::store::Store;
+use crate::tsh_client::TshClient;
 use rules_state::{RulesPair, RulesState};
 
 /// Everything a use case needs, shared by all workers.
@@ -35,6 +38,8 @@ pub struct Services {
     pub cvv: CvvVerifier,
     pub rules: RulesState,
     pub otp_gateway: OtpGateway,
+    /// The client for TSH's inbound API (issuer-initiated lifecycle).
+    pub tsh: TshClient,
 }
 
 /// The per-call context taken from the headers.
@@ -44,6 +49,8 @@ pub struct CallContext {
 }
 
 impl Services {
+    /// One argument per shared service; built once, in `startup::build_services`.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         settings: Settings,
         store: Store,
@@ -52,6 +59,7 @@ impl Services {
         cvv: CvvVerifier,
         rules: RulesState,
         otp_gateway: OtpGateway,
+        tsh: TshClient,
     ) -> Services {
         Services {
             settings,
@@ -61,6 +69,7 @@ impl Services {
             cvv,
             rules,
             otp_gateway,
+            tsh,
         }
     }
 

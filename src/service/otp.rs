@@ -125,6 +125,7 @@ pub async fn send(
                     },
                 )
                 .await?;
+                crate::metrics::otp_delivery(crate::metrics::OtpOutcome::NoMethod);
                 return Err(Refusal::CannotDeliver("the card has no phone or e-mail"));
             }
         },
@@ -172,6 +173,7 @@ pub async fn send(
             record("rate_limited", None),
         )
         .await?;
+        crate::metrics::otp_delivery(crate::metrics::OtpOutcome::RateLimited);
         return Err(Refusal::CannotDeliver(
             "OTP rate limit reached for this card",
         ));
@@ -196,6 +198,7 @@ pub async fn send(
                 record("delivered", None),
             )
             .await?;
+            crate::metrics::otp_delivery(crate::metrics::OtpOutcome::Delivered);
             tracing::info!(channel, method_id = %chosen.method.id, "OTP handed to the gateway");
             Ok(())
         }
@@ -208,6 +211,7 @@ pub async fn send(
                 record("failed", Some(e.to_string())),
             )
             .await?;
+            crate::metrics::otp_delivery(crate::metrics::OtpOutcome::Failed);
             Err(Refusal::CannotDeliver(
                 "the delivery channel did not accept the OTP",
             ))

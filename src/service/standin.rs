@@ -250,6 +250,9 @@ pub async fn notify(
             Ok(StandInOutcome::Recorded)
         })
         .await?;
+    if outcome == StandInOutcome::Recorded {
+        crate::metrics::decision(level, DecidedBy::Network);
+    }
     tracing::info!(
         level_of_trust = level.as_str(),
         duplicate = (outcome == StandInOutcome::Duplicate),

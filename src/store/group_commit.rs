@@ -81,7 +81,9 @@ fn run(rx: mpsc::Receiver<Waiter>, flush: Flusher) {
         while let Ok(more) = rx.try_recv() {
             batch.push(more);
         }
+        let started = std::time::Instant::now();
         let result = flush().map_err(|e| e.to_string());
+        crate::metrics::store_flush(started.elapsed());
         for waiter in batch {
             // A waiter that gave up (request cancelled) is fine to skip.
             let _ = waiter.send(result.clone());

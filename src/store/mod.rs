@@ -7,6 +7,7 @@
 //! 200 ("acknowledged means durable").
 
 mod group_commit;
+mod lifecycle_ops;
 mod sled_backend;
 
 use std::path::Path;
@@ -14,7 +15,9 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::domain::{CardRecord, DecisionRecord, Enrollment, TokenRecord, Transition};
+use crate::domain::{
+    AuditEntry, CardRecord, DecisionRecord, Enrollment, TokenRecord, Transition, TshOperation,
+};
 pub use group_commit::GroupCommit;
 pub use sled_backend::SledBackend;
 
@@ -83,6 +86,12 @@ pub trait Tx {
     /// Timestamped events of one velocity key (e.g. attempts of one card), oldest first.
     fn velocity_events(&self, key: &str) -> Result<Vec<VelocityEvent>, TxError>;
     fn put_velocity_events(&self, key: &str, events: &[VelocityEvent]) -> Result<(), TxError>;
+    /// An issuer-initiated operation by the correlation id sent to TSH.
+    fn tsh_operation(&self, correlation_id: &str) -> Result<Option<TshOperation>, TxError>;
+    fn put_tsh_operation(&self, operation: &TshOperation) -> Result<(), TxError>;
+    /// Appends a staff audit entry (id from [`Tx::next_id`] as 16 hex digits); an existing id is
+    /// refused: entries are never overwritten.
+    fn append_audit(&self, entry: &AuditEntry) -> Result<(), TxError>;
 }
 
 /// One counted event: its Unix time and, where distinct values are counted, the value (a keyed
@@ -368,7 +377,10 @@ impl StoreReader<'_> {
 
     /// Every decision, oldest first (exports and replay).
     pub fn all_decisions_oldest_first(&self) -> Result<Vec<DecisionRecord>, StoreError> {
-        let mut all: Vec<DecisionRecord> = self.sled().decisions_newest_first().collect::<Result<_, _>>()?;
+        let mut all: Vec<DecisionRecord> = self
+            .sled()
+            .decisions_newest_first()
+            .collect::<Result<_, _>>()?;
         all.reverse();
         Ok(all)
     }

@@ -12,10 +12,12 @@ use sled::transaction::{
 use sled::{Db, Transactional, Tree};
 
 use super::{StoreError, Tx, TxError, TxErrorKind, VelocityEvent, SCHEMA_VERSION};
-use crate::domain::{CardRecord, DecisionRecord, Enrollment, TokenRecord, Transition};
+use crate::domain::{
+    AuditEntry, CardRecord, DecisionRecord, Enrollment, TokenRecord, Transition, TshOperation,
+};
 
 /// Tree names, in the order of the transaction's tree list.
-const TREES: [&str; 13] = [
+const TREES: [&str; 15] = [
     "issuercardrefid_card",
     "panfingerprint_issuercardrefid",
     "correlationid_enrollment",
@@ -29,6 +31,8 @@ const TREES: [&str; 13] = [
     "issuercardrefid_otpsendtimes",
     "meta",
     "velocitykey_events",
+    "correlationid_tshoperation",
+    "auditid_auditentry",
 ];
 const CARDS: usize = 0;
 const PAN_INDEX: usize = 1;
@@ -43,6 +47,8 @@ const SEEN: usize = 9;
 const OTP_TIMES: usize = 10;
 const META: usize = 11;
 const VELOCITY: usize = 12;
+const TSH_OPERATIONS: usize = 13;
+const AUDIT: usize = 14;
 
 /// Secondary indexes from some key to virtual card ids.
 #[derive(Debug, Clone, Copy)]
@@ -289,6 +295,19 @@ impl SledBackend {
     }
 }
 
+impl SledBackend {
+    pub fn tsh_operation(&self, correlation_id: &str) -> Result<Option<TshOperation>, StoreError> {
+        self.get(TSH_OPERATIONS, correlation_id.as_bytes())
+    }
+
+    pub fn audit_newest_first(&self) -> impl Iterator<Item = Result<AuditEntry, StoreError>> {
+        self.trees[AUDIT].iter().rev().map(|entry| {
+            let (_, bytes) = entry.map_err(io)?;
+            decode(&bytes)
+        })
+    }
+}
+
 struct SledTx<'a> {
     trees: &'a [TransactionalTree],
 }
@@ -418,5 +437,26 @@ impl Tx for SledTx<'_> {
 
     fn put_velocity_events(&self, key: &str, events: &[VelocityEvent]) -> Result<(), TxError> {
         self.put(VELOCITY, key.as_bytes(), &events)
+    }
+
+    fn tsh_operation(&self, correlation_id: &str) -> Result<Option<TshOperation>, TxError> {
+        self.get(TSH_OPERATIONS, correlation_id.as_bytes())
+    }
+
+    fn put_tsh_operation(&self, operation: &TshOperation) -> Result<(), TxError> {
+        self.put(
+            TSH_OPERATIONS,
+            operation.correlation_id.as_bytes(),
+            operation,
+        )
+    }
+
+    fn append_audit(&self, entry: &AuditEntry) -> Result<(), TxError> {
+        let key = decision_key(&entry.audit_id)
+            .ok_or_else(|| TxError::abort("audit id must be 16 hex digits"))?;
+        if self.trees[AUDIT].get(key)?.is_some() {
+            return Err(TxError::abort("audit entries are append-only"));
+        }
+        self.put(AUDIT, &key, entry)
     }
 }

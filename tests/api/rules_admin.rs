@@ -240,7 +240,8 @@ async fn replay_of_recorded_traffic_under_a_stricter_file_shows_the_diff() {
     let app = spawn_app().await;
     for capture in ["BANK_APP", "ON_FILE", "CAMERA"] {
         let body = digitization_body(&app, PAN_FULL, capture, json!({}));
-        app.call("requestCardDigitization", &cid(capture), &body).await;
+        app.call("requestCardDigitization", &cid(capture), &body)
+            .await;
     }
     let export = app
         .client
@@ -255,10 +256,20 @@ async fn replay_of_recorded_traffic_under_a_stricter_file_shows_the_diff() {
     assert!(!ndjson.contains(PAN_FULL));
 
     let dir = tempfile::tempdir().unwrap();
-    let (input, strict) = (dir.path().join("decisions.ndjson"), dir.path().join("strict.toml"));
+    let (input, strict) = (
+        dir.path().join("decisions.ndjson"),
+        dir.path().join("strict.toml"),
+    );
     std::fs::write(&input, &ndjson).unwrap();
     std::fs::write(&strict, STRICT).unwrap();
-    let (code, stdout, stderr) = run_cli(&["replay", "--rules", strict.to_str().unwrap(), "--input", input.to_str().unwrap(), "--json"]);
+    let (code, stdout, stderr) = run_cli(&[
+        "replay",
+        "--rules",
+        strict.to_str().unwrap(),
+        "--input",
+        input.to_str().unwrap(),
+        "--json",
+    ]);
     assert_eq!(code, 0, "{stderr}");
     let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(report["replayed"], 3);
@@ -268,12 +279,26 @@ async fn replay_of_recorded_traffic_under_a_stricter_file_shows_the_diff() {
     assert_eq!(report["changes"][0]["new_level_of_trust"], "red");
     assert!(report["changes"][0]["new_trace"].is_array());
 
-    let (code, human, _) = run_cli(&["replay", "--rules", strict.to_str().unwrap(), "--input", input.to_str().unwrap()]);
+    let (code, human, _) = run_cli(&[
+        "replay",
+        "--rules",
+        strict.to_str().unwrap(),
+        "--input",
+        input.to_str().unwrap(),
+    ]);
     assert_eq!(code, 0);
     assert!(human.contains("unchanged 2, changed 1"), "{human}");
     assert!(human.contains("green → red"), "{human}");
 
-    let (code, _, stderr) = run_cli(&["replay", "--rules", strict.to_str().unwrap(), "--input", input.to_str().unwrap(), "--since", "not-a-date"]);
+    let (code, _, stderr) = run_cli(&[
+        "replay",
+        "--rules",
+        strict.to_str().unwrap(),
+        "--input",
+        input.to_str().unwrap(),
+        "--since",
+        "not-a-date",
+    ]);
     assert_eq!(code, 2);
     assert!(stderr.contains("--since"), "{stderr}");
 }
@@ -286,17 +311,40 @@ async fn replay_and_export_read_a_stopped_services_store() {
     let mut service = ServiceProcess::start(&store, &gateway.url, &[]);
     let client = ProcessClient::new(&service.address);
     let body = json!({"cipheredCardInfo": dev_seal(&json!({"fpan": PAN_FULL, "exp": "1230"})), "cardCaptureInformation": {"captureMethod": "ON_FILE"}});
-    assert_eq!(client.call("requestCardDigitization", "replay-store", &body).await.body["levelOfTrust"], "green");
+    assert_eq!(
+        client
+            .call("requestCardDigitization", "replay-store", &body)
+            .await
+            .body["levelOfTrust"],
+        "green"
+    );
     service.kill_hard();
 
     let strict = dir.path().join("strict.toml");
     std::fs::write(&strict, STRICT).unwrap();
-    let (code, stdout, stderr) = run_cli(&["replay", "--rules", strict.to_str().unwrap(), "--store", store.to_str().unwrap(), "--json"]);
+    let (code, stdout, stderr) = run_cli(&[
+        "replay",
+        "--rules",
+        strict.to_str().unwrap(),
+        "--store",
+        store.to_str().unwrap(),
+        "--json",
+    ]);
     assert_eq!(code, 0, "{stderr}");
     let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
-    assert_eq!((report["replayed"].as_u64(), report["changed"].as_u64()), (Some(1), Some(1)));
+    assert_eq!(
+        (report["replayed"].as_u64(), report["changed"].as_u64()),
+        (Some(1), Some(1))
+    );
     let out = dir.path().join("export.ndjson");
-    let (code, _, stderr) = run_cli(&["store", "export", "--store", store.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    let (code, _, stderr) = run_cli(&[
+        "store",
+        "export",
+        "--store",
+        store.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(std::fs::read_to_string(&out).unwrap().lines().count(), 1);
 }
@@ -314,16 +362,25 @@ async fn a_reload_under_concurrent_traffic_never_mixes_two_versions_in_one_decis
         .map(|l| l.trim_end_matches('"').to_owned())
         .collect();
     let versions = std::sync::Mutex::new(std::collections::BTreeMap::new());
-    versions
-        .lock()
+    let initial = app.staff_get("/api/v1/rules").await.body["live_version"]
+        .as_str()
         .unwrap()
-        .insert(app.staff_get("/api/v1/rules").await.body["live_version"].as_str().unwrap().to_owned(), "shipped");
+        .to_owned();
+    versions.lock().unwrap().insert(initial, "shipped");
 
-    let body = digitization_body(&app, PAN_FULL, "BANK_APP", json!({"scoringInformation": {"deviceScore": 2}}));
+    let body = digitization_body(
+        &app,
+        PAN_FULL,
+        "BANK_APP",
+        json!({"scoringInformation": {"deviceScore": 2}}),
+    );
     let traffic = async {
         for round in 0..8 {
             let ids: Vec<String> = (0..6).map(|i| format!("mix-{round}-{i}")).collect();
-            let calls: Vec<_> = ids.iter().map(|id| app.call("requestCardDigitization", id, &body)).collect();
+            let calls: Vec<_> = ids
+                .iter()
+                .map(|id| app.call("requestCardDigitization", id, &body))
+                .collect();
             for reply in futures_util::future::join_all(calls).await {
                 assert_eq!(reply.status, 200);
             }
@@ -331,11 +388,18 @@ async fn a_reload_under_concurrent_traffic_never_mixes_two_versions_in_one_decis
     };
     let reloads = async {
         for i in 0..8 {
-            let (text, name) = if i % 2 == 0 { (STRICT, "strict") } else { (shipped.as_str(), "shipped") };
+            let (text, name) = if i % 2 == 0 {
+                (STRICT, "strict")
+            } else {
+                (shipped.as_str(), "shipped")
+            };
             std::fs::write(&rules, text).unwrap();
             let reply = reload(&app).await;
             assert_eq!(reply.status, 200, "{:?}", reply.body);
-            versions.lock().unwrap().insert(reply.body["live_version"].as_str().unwrap().to_owned(), name);
+            versions.lock().unwrap().insert(
+                reply.body["live_version"].as_str().unwrap().to_owned(),
+                name,
+            );
             actix_web::rt::time::sleep(std::time::Duration::from_millis(5)).await;
         }
     };
@@ -347,14 +411,92 @@ async fn a_reload_under_concurrent_traffic_never_mixes_two_versions_in_one_decis
     let versions = versions.lock().unwrap();
     for d in data {
         let version = d["rules_version"].as_str().unwrap();
-        let name = versions.get(version).unwrap_or_else(|| panic!("unknown rules version {version}"));
+        let name = versions
+            .get(version)
+            .unwrap_or_else(|| panic!("unknown rules version {version}"));
         for entry in d["rules"].as_array().unwrap() {
             let id = entry["rule_id"].as_str().unwrap();
             if id.starts_with('(') {
                 continue; // "(default)" and the safety net belong to every version
             }
-            let belongs = if *name == "strict" { id == "bank-app-only" } else { shipped_ids.contains(id) };
-            assert!(belongs, "decision {} made with {name} rules has a trace entry {id} from another version", d["decision_id"]);
+            let belongs = if *name == "strict" {
+                id == "bank-app-only"
+            } else {
+                shipped_ids.contains(id)
+            };
+            assert!(
+                belongs,
+                "decision {} made with {name} rules has a trace entry {id} from another version",
+                d["decision_id"]
+            );
         }
     }
+}
+
+#[actix_web::test]
+async fn a_yellow_rule_can_restrict_step_up_to_email_and_sms_is_then_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules.toml");
+    std::fs::write(
+        &rules,
+        r#"version = 1
+[defaults]
+outcome = "red"
+reason = "default"
+
+[[rule]]
+id = "manual-email-only"
+stage = "decide"
+outcome = "yellow"
+reason = "typed-in card: confirm by e-mail"
+stepup_methods = ["email"]
+when = { fact = "capture_method", eq = "MANUAL" }
+"#,
+    )
+    .unwrap();
+    let app = spawn_app_with(&[("rules.file", rules.to_str().unwrap())]).await;
+    let correlation = cid("email-only");
+    let elig = app.eligibility(&correlation, PAN_FULL).await;
+    let card = elig.body["issuerCardRefId"].as_str().unwrap().to_owned();
+    let body = digitization_body(&app, PAN_FULL, "MANUAL", json!({}));
+    let decision = app
+        .call("requestCardDigitization", &correlation, &body)
+        .await;
+    assert_eq!(decision.body["levelOfTrust"], "yellow");
+    let methods = decision.body["idvMethodList"].as_array().unwrap();
+    assert_eq!(methods.len(), 1, "{:?}", decision.body);
+    assert_eq!(methods[0]["type"], "email");
+
+    // The card's SMS method exists but was not offered in this enrolment.
+    let all = app
+        .call(
+            "getIDnVMethodList",
+            &correlation,
+            &json!({"issuerCardRefId": card}),
+        )
+        .await;
+    let sms = all.body["idvMethodList"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["type"] == "cell_phone")
+        .unwrap()
+        .clone();
+    let refused = app
+        .call(
+            "sendOTP",
+            &correlation,
+            &json!({"issuerCardRefId": card, "otpValue": "314159", "otpMethodId": sms["id"]}),
+        )
+        .await;
+    assert_eq!(refused.code(), Some(501));
+    let by_default = app
+        .call(
+            "sendOTP",
+            &correlation,
+            &json!({"issuerCardRefId": card, "otpValue": "314159"}),
+        )
+        .await;
+    assert_eq!(by_default.status, 200, "{:?}", by_default.body);
+    assert_eq!(app.gateway.deliveries()[0]["channel"], "email");
 }
