@@ -56,6 +56,22 @@ pub enum TshError {
     Encrypt(String),
 }
 
+impl TshError {
+    /// A fixed short word for metrics (`timeout`, `unreachable`, `refused`, ...).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            TshError::NotConfigured => "not_configured",
+            TshError::NoEncryptionCert => "not_configured",
+            TshError::Timeout(_) => "timeout",
+            TshError::Unreachable { .. } => "unreachable",
+            TshError::Refused { .. } => "refused",
+            TshError::InvalidResponse(_) => "invalid_response",
+            TshError::Transport(_) => "transport",
+            TshError::Encrypt(_) => "encrypt",
+        }
+    }
+}
+
 fn describe_refusal(code: &Option<String>, message: &Option<String>) -> String {
     match (code, message) {
         (Some(c), Some(m)) => format!(", responseCode {c}: {m}"),
@@ -309,6 +325,10 @@ impl TshClient {
             Ok(_) => tracing::info!(operation, correlation_id, "TSH call succeeded"),
             Err(e) => tracing::warn!(operation, correlation_id, error = %e, "TSH call failed"),
         }
+        crate::metrics::tsh_call(
+            operation,
+            result.as_ref().map_or_else(TshError::kind, |_| "ok"),
+        );
         result
     }
 }
