@@ -160,6 +160,15 @@ struct RawRules {
     /// Optional second rules file evaluated beside the live one, never answered to TSH.
     #[serde(default)]
     shadow_file: Option<String>,
+    #[serde(default)]
+    standin: RawStandin,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct RawStandin {
+    /// Suspend (through TSH's updateCardState) a token the network approved but our rules refuse.
+    #[serde(default)]
+    auto_suspend: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -359,6 +368,8 @@ impl std::fmt::Debug for StaffToken {
 pub struct RulesSettings {
     pub file: PathBuf,
     pub shadow_file: Option<PathBuf>,
+    /// `rules.standin.auto_suspend`: act on a stand-in mismatch, not only flag it.
+    pub standin_auto_suspend: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -717,6 +728,7 @@ impl RawSettings {
             rules: RulesSettings {
                 file: resolve(base, self.rules.file.trim()),
                 shadow_file: non_empty(&self.rules.shadow_file).map(|f| resolve(base, f)),
+                standin_auto_suspend: self.rules.standin.auto_suspend,
             },
             otp: OtpSettings {
                 webhook_url,

@@ -159,7 +159,7 @@ fn action_label(body: &serde_json::Value) -> &'static str {
 async fn run(
     req: &HttpRequest,
     payload: web::Payload,
-    svc: &Services,
+    svc: &web::Data<Services>,
     operation: Operation,
     ctx: &service::CallContext,
 ) -> Result<HttpResponse, CallbackError> {
@@ -220,7 +220,14 @@ async fn run(
         }
         Operation::NotifyStandInProcess => {
             let request = typed(&body).map_err(invalid)?;
-            service::standin::notify(svc, ctx, request, &body).await?;
+            let result = service::standin::notify(svc, ctx, request, &body).await?;
+            if let Some(vcid) = result.auto_suspend {
+                // Acknowledge TSH first: the suspension is a separate call towards TSH.
+                let svc = svc.clone();
+                actix_web::rt::spawn(async move {
+                    service::standin::suspend_after_mismatch(&svc, vcid).await;
+                });
+            }
             Ok(ok_json(&EmptyResponse {}, cid))
         }
         Operation::GetIdnvMethodList => {

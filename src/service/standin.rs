@@ -32,7 +32,7 @@ pub async fn notify(
     ctx: &CallContext,
     request: NotifyStandInRequest,
     body: &Value,
-) -> Result<StandInOutcome, Refusal> {
+) -> Result<StandInResult, Refusal> {
     let reference = check_id(
         "issuerCardRefId",
         request.issuer_card_ref_id.as_deref(),
@@ -141,6 +141,8 @@ pub async fn notify(
             "stand-in approved a digitization our rules would refuse"
         );
     }
+    let mismatch = review.mismatch;
+    let vcid_for_action = vcid.clone();
     let mut template = template;
     template.review = Some(review);
     let wallet = request.wallet_provider_id.clone();
@@ -253,12 +255,50 @@ pub async fn notify(
     if outcome == StandInOutcome::Recorded {
         crate::metrics::decision(level, DecidedBy::Network);
     }
+    let auto_suspend = (outcome == StandInOutcome::Recorded
+        && mismatch
+        && svc.settings.rules.standin_auto_suspend)
+        .then_some(vcid_for_action)
+        .flatten();
     tracing::info!(
         level_of_trust = level.as_str(),
         duplicate = (outcome == StandInOutcome::Duplicate),
         "stand-in recorded"
     );
-    Ok(outcome)
+    Ok(StandInResult {
+        outcome,
+        auto_suspend,
+    })
+}
+
+/// What the callback did, and the token to suspend when `rules.standin.auto_suspend` is on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StandInResult {
+    pub outcome: StandInOutcome,
+    pub auto_suspend: Option<String>,
+}
+
+/// Suspends a token the network approved against our rules (`rules.standin.auto_suspend`),
+/// through TSH like a staff action: pending until TSH's notification confirms it, audited.
+pub async fn suspend_after_mismatch(svc: &Services, virtual_card_id: String) {
+    let actor = super::audit::Actor {
+        name: "stand-in-review".to_owned(),
+        role: crate::config::StaffRole::Operator,
+    };
+    let request = super::staff_actions::TransitionRequest {
+        virtual_card_id: virtual_card_id.clone(),
+        state: super::staff_actions::RequestedState::Suspended,
+        reason_code: "06".to_owned(),
+        reason: Some("network stand-in approved a digitization our rules refuse".to_owned()),
+    };
+    match super::staff_actions::transition_token(svc, &actor, request).await {
+        Ok(_) => {
+            tracing::warn!(virtual_card_id = %virtual_card_id, "stand-in mismatch: suspension requested from TSH")
+        }
+        Err(e) => {
+            tracing::error!(virtual_card_id = %virtual_card_id, error = %e, "stand-in mismatch: automatic suspension failed")
+        }
+    }
 }
 
 /// Re-evaluates the live rules for a stand-in: on the facts our own decision recorded for this

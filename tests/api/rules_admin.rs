@@ -500,3 +500,85 @@ when = { fact = "capture_method", eq = "MANUAL" }
     assert_eq!(by_default.status, 200, "{:?}", by_default.body);
     assert_eq!(app.gateway.deliveries()[0]["channel"], "email");
 }
+
+#[actix_web::test]
+async fn with_auto_suspend_a_stand_in_mismatch_suspends_the_token_through_tsh() {
+    let tsh = crate::mock_tsh::MockTsh::start().await;
+    let app = spawn_app_with(&[
+        ("tsh.base_url", tsh.base_url.as_str()),
+        ("rules.standin.auto_suspend", "true"),
+    ])
+    .await;
+    tsh.notify_to(&app.address);
+    let correlation = cid("auto-suspend");
+    let elig = app.eligibility(&correlation, PAN_FULL).await;
+    let card = elig.body["issuerCardRefId"].as_str().unwrap().to_owned();
+    tsh.add_token(&card, "VC-auto");
+    let camera = digitization_body(&app, PAN_FULL, "CAMERA", json!({}));
+    assert_eq!(
+        app.call("requestCardDigitization", &correlation, &camera)
+            .await
+            .body["levelOfTrust"],
+        "red"
+    );
+    let standin = json!({"issuerCardRefId": card, "virtualCardId": "VC-auto", "walletProviderId": "APPLE_PAY", "decision": "APPROVED"});
+    assert_eq!(
+        app.call("notifyStandInProcess", &correlation, &standin)
+            .await
+            .status,
+        200
+    );
+
+    // Bounded wait: TSH is asked, answers, then notifies the suspension back.
+    let mut state = serde_json::Value::Null;
+    for _ in 0..50 {
+        state = app.staff_get("/api/v1/tokens/VC-auto").await.body["state"].clone();
+        if state == "SUSPENDED" {
+            break;
+        }
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(state, "SUSPENDED");
+    let asked: Vec<_> = tsh
+        .requests()
+        .into_iter()
+        .filter(|r| r.operation == "updateCardState")
+        .collect();
+    assert_eq!(asked.len(), 1);
+    assert_eq!(asked[0].body["action"], "SUSPEND");
+    let audit = app.staff_get("/api/v1/audit").await;
+    assert!(
+        audit.body.to_string().contains("stand-in-review"),
+        "{:?}",
+        audit.body
+    );
+}
+
+#[actix_web::test]
+async fn without_auto_suspend_a_mismatch_is_only_flagged() {
+    let tsh = crate::mock_tsh::MockTsh::start().await;
+    let app = spawn_app_with(&[("tsh.base_url", tsh.base_url.as_str())]).await;
+    tsh.notify_to(&app.address);
+    let correlation = cid("flag-only");
+    let elig = app.eligibility(&correlation, PAN_FULL).await;
+    let card = elig.body["issuerCardRefId"].as_str().unwrap().to_owned();
+    let camera = digitization_body(&app, PAN_FULL, "CAMERA", json!({}));
+    app.call("requestCardDigitization", &correlation, &camera)
+        .await;
+    let standin = json!({"issuerCardRefId": card, "virtualCardId": "VC-flag", "walletProviderId": "APPLE_PAY", "decision": "APPROVED"});
+    assert_eq!(
+        app.call("notifyStandInProcess", &correlation, &standin)
+            .await
+            .status,
+        200
+    );
+    actix_web::rt::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert!(
+        tsh.requests().is_empty(),
+        "TSH must not be called without auto_suspend"
+    );
+    assert_eq!(
+        app.staff_get("/api/v1/tokens/VC-flag").await.body["state"],
+        "REQUESTED"
+    );
+}
