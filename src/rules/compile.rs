@@ -196,7 +196,26 @@ pub(crate) enum Op {
     Contains(String),
     AnyOf(Vec<String>),
     StartsWith(Vec<String>),
+    Matches(Pattern),
 }
+
+/// A compiled regular expression; compared by its source (compiled rule sets compare equal when
+/// written the same).
+#[derive(Debug, Clone)]
+pub(crate) struct Pattern {
+    pub(crate) source: String,
+    pub(crate) regex: regex::Regex,
+}
+
+impl PartialEq for Pattern {
+    fn eq(&self, other: &Self) -> bool {
+        self.source == other.source
+    }
+}
+
+/// Largest compiled regex accepted (bytes of the compiled program): a rule is a check, not a
+/// way to exhaust memory.
+const MAX_REGEX_SIZE: usize = 1 << 20;
 
 /// An operand of the fact's own type.
 #[derive(Debug, Clone, PartialEq)]
@@ -278,6 +297,7 @@ impl fmt::Display for Test {
                 [only] => write!(f, "{name} starts with {only:?}"),
                 many => write!(f, "{name} starts with any of {}", quoted(many)),
             },
+            Op::Matches(pattern) => write!(f, "{name} matches /{}/", pattern.source),
         }
     }
 }
@@ -793,7 +813,7 @@ fn operator_names_for(name: &str) -> String {
     match facts::lookup(name) {
         Some(spec) => spec.ty.operators().join(", "),
         None => {
-            "eq, ne, in, not_in, lt, le, gt, ge, between, present, contains, any_of, starts_with"
+            "eq, ne, in, not_in, lt, le, gt, ge, between, present, contains, any_of, starts_with, matches"
                 .to_owned()
         }
     }
@@ -877,6 +897,23 @@ fn compile_operand(spec: &FactSpec, op: &str, value: &RawValue) -> Result<Op, St
                 }
             }
             other => Err(got("a string or a list of strings", other)),
+        },
+        "matches" => match value {
+            RawValue::Text(source) if !source.is_empty() => regex::RegexBuilder::new(source)
+                .size_limit(MAX_REGEX_SIZE)
+                .build()
+                .map(|regex| {
+                    Op::Matches(Pattern {
+                        source: source.clone(),
+                        regex,
+                    })
+                })
+                .map_err(|e| {
+                    let first_line = e.to_string().lines().last().unwrap_or("").trim().to_owned();
+                    format!("is not a valid regular expression {source:?}: {first_line}")
+                }),
+            RawValue::Text(_) => Err("needs a non-empty regular expression".to_owned()),
+            other => Err(got("a regular expression string", other)),
         },
         other => Err(format!("has no operator `{other}`")),
     }

@@ -419,6 +419,19 @@ fn eval_present(name: &str, op: &Op, value: &FactValue) -> Verdict {
             };
             (shared.is_some(), why)
         }
+        Op::Matches(pattern) => {
+            let text = match value {
+                FactValue::Text(text) => text.as_str(),
+                _ => "",
+            };
+            let hit = pattern.regex.is_match(text);
+            let why = if hit {
+                format!("{name} = {value} matches /{}/", pattern.source)
+            } else {
+                format!("{name} = {value} does not match /{}/", pattern.source)
+            };
+            (hit, why)
+        }
         Op::StartsWith(prefixes) => {
             let text = match value {
                 FactValue::Text(text) => text.as_str(),

@@ -45,7 +45,15 @@ impl FactType {
             FactType::Number => &[
                 "eq", "ne", "in", "not_in", "lt", "le", "gt", "ge", "between", "present",
             ],
-            FactType::Text => &["eq", "ne", "in", "not_in", "starts_with", "present"],
+            FactType::Text => &[
+                "eq",
+                "ne",
+                "in",
+                "not_in",
+                "starts_with",
+                "matches",
+                "present",
+            ],
             FactType::List => &["contains", "any_of", "present"],
         }
     }

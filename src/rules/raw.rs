@@ -90,6 +90,7 @@ pub struct RawCondition {
     pub contains: Option<RawValue>,
     pub any_of: Option<RawValue>,
     pub starts_with: Option<RawValue>,
+    pub matches: Option<RawValue>,
     pub all: Option<Vec<RawCondition>>,
     pub any: Option<Vec<RawCondition>>,
     pub not: Option<Box<RawCondition>>,
@@ -112,6 +113,7 @@ impl RawCondition {
             ("contains", &self.contains),
             ("any_of", &self.any_of),
             ("starts_with", &self.starts_with),
+            ("matches", &self.matches),
         ]
         .into_iter()
         .filter_map(|(name, value)| value.as_ref().map(|value| (name, value)))

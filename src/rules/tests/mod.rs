@@ -5,6 +5,7 @@
 //! Helpers here build small rule files from TOML snippets so each case reads like a rules file.
 
 mod compile_errors;
+mod matches;
 mod operators;
 mod properties;
 mod shipped;
