@@ -45,6 +45,15 @@ pub enum SimCommand {
     Run(RunArgs),
     /// Validate scenario files without sending anything.
     Check(Selection),
+    /// Run scenarios like `run` and write every callback request/response pair as a replay
+    /// fixture (fixtures/README.md format) under --out.
+    Record {
+        #[command(flatten)]
+        run: RunArgs,
+        /// Where to write `<operation>/<NN-scenario-step>/request.json` + `expected.json`.
+        #[arg(long, value_name = "DIR", default_value = "fixtures/recorded")]
+        out: PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -107,7 +116,8 @@ pub fn run(cli: SimCli) -> ExitCode {
             }
             Err(message) => usage_error(&message),
         },
-        SimCommand::Run(args) => run_command(args),
+        SimCommand::Run(args) => run_command(args, None),
+        SimCommand::Record { run, out } => run_command(run, Some(out)),
     }
 }
 
@@ -184,7 +194,7 @@ fn load_selection(selection: &Selection) -> Result<Vec<Scenario>, String> {
     }
 }
 
-fn run_command(args: RunArgs) -> ExitCode {
+fn run_command(args: RunArgs, record_to: Option<PathBuf>) -> ExitCode {
     let scenarios = match load_selection(&args.selection) {
         Ok(s) => s,
         Err(message) => return usage_error(&message),
@@ -241,6 +251,16 @@ fn run_command(args: RunArgs) -> ExitCode {
         for scenario in &scenarios {
             let report = run_scenario(&target, scenario, fresh_seed()).await;
             println!("{report}");
+            if let Some(out) = &record_to {
+                match super::record::write_fixtures(&report, out) {
+                    Ok(dirs) => println!(
+                        "recorded {} fixture(s) under {}\n",
+                        dirs.len(),
+                        out.display()
+                    ),
+                    Err(e) => return Err(format!("recording fixtures: {e}")),
+                }
+            }
             if !report.passed() {
                 failed.push((report.name.clone(), report.failures()));
             }

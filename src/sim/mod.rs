@@ -15,6 +15,7 @@
 pub mod cli;
 pub mod gateway;
 pub mod path;
+pub mod record;
 pub mod report;
 pub mod runner;
 pub mod scenario;

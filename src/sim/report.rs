@@ -56,6 +56,18 @@ pub struct StepReport {
     pub skipped: Option<String>,
     /// The response body as received (text).
     pub response: String,
+    /// For callback steps: the request as sent, card data as a `$seal` placeholder (for `record`).
+    pub recorded: Option<RecordedCall>,
+}
+
+/// A callback request as `tsh-sim record` writes it into a fixture.
+#[derive(Debug, Clone)]
+pub struct RecordedCall {
+    pub operation: String,
+    pub correlation_id: String,
+    pub issuer_id: String,
+    /// The body with `cipheredCardInfo` replaced by `{"$seal": <card>, "transport": …}`.
+    pub body: Value,
 }
 
 impl StepReport {
@@ -71,6 +83,7 @@ impl StepReport {
             error: None,
             skipped: None,
             response: String::new(),
+            recorded: None,
         }
     }
 

@@ -369,8 +369,21 @@ async fn call_step(
     report: &mut StepReport,
 ) -> Result<Answer, StepFailure> {
     let mut body = body.render(vars)?;
+    // What `record` writes: the body with the card in a `$seal` placeholder, never ciphertext.
+    let mut recorded_body = body.clone();
     if let Some((card, transport)) = card {
-        let clear = card.render(vars)?.to_string();
+        let clear_json = card.render(vars)?;
+        if let Value::Object(map) = &mut recorded_body {
+            let transport_name = match transport {
+                KeyTransport::OaepSha256 => "oaep",
+                KeyTransport::Pkcs1v15 => "pkcs1",
+            };
+            map.insert(
+                "cipheredCardInfo".into(),
+                serde_json::json!({"$seal": clear_json, "transport": transport_name}),
+            );
+        }
+        let clear = clear_json.to_string();
         let sealed = target
             .recipient
             .seal_base64(clear.as_bytes(), *transport)
@@ -391,6 +404,12 @@ async fn call_step(
     if cid != session_cid {
         report.call.push_str(&format!(" [x-correlation-id {cid}]"));
     }
+    report.recorded = Some(crate::sim::report::RecordedCall {
+        operation: operation.to_owned(),
+        correlation_id: cid.clone(),
+        issuer_id: target.issuer_id.clone(),
+        body: recorded_body,
+    });
     let url = format!("{}{}/{operation}", target.service_url, target.prefix);
     let request = target
         .client

@@ -90,7 +90,12 @@ async fn send(app: &TestApp, operation: &str, step: &Value) -> Reply {
 }
 
 fn cases() -> Vec<PathBuf> {
-    let root = repo_root().join("fixtures");
+    cases_under(&repo_root().join("fixtures"))
+}
+
+/// Every `<root>/<operation>/<case>/` holding a request.json.
+pub fn cases_under(root: &Path) -> Vec<PathBuf> {
+    let root = root.to_path_buf();
     let mut found = Vec::new();
     for operation in std::fs::read_dir(&root).unwrap().flatten() {
         if !operation.path().is_dir() {
@@ -128,8 +133,20 @@ async fn every_fixture_replays_as_expected() {
     ] {
         assert!(operations.contains(op), "no fixture for {op}");
     }
+    let failures = replay_cases(&cases).await;
+    assert!(
+        failures.is_empty(),
+        "{} of {} fixtures failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+}
+
+/// Replays each case on a fresh service; returns one message per failing case.
+pub async fn replay_cases(cases: &[PathBuf]) -> Vec<String> {
     let mut failures = Vec::new();
-    for case in &cases {
+    for case in cases {
         let operation = case
             .parent()
             .unwrap()
@@ -182,11 +199,5 @@ async fn every_fixture_replays_as_expected() {
             ));
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} of {} fixtures failed:\n{}",
-        failures.len(),
-        cases.len(),
-        failures.join("\n")
-    );
+    failures
 }

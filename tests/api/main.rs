@@ -16,6 +16,7 @@ mod otp;
 mod restart;
 mod rules_admin;
 mod sim;
+mod sim_record;
 mod staff;
 mod staff_actions;
 mod standin;
