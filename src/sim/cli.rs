@@ -16,6 +16,7 @@ use clap::{Args, Parser, Subcommand};
 use super::gateway::{self, GatewayState};
 use super::runner::{fresh_seed, run_scenario, Target, TargetOptions};
 use super::scenario::{self, Action, Scenario};
+use super::tsh::{self, TshState};
 
 const DEFAULT_SCENARIOS_DIR: &str = "fixtures/scenarios";
 const DEFAULT_ISSUER_CERT: &str = "fixtures/dev-keys/issuer-dev.crt";
@@ -24,7 +25,7 @@ const DEFAULT_ISSUER_CERT: &str = "fixtures/dev-keys/issuer-dev.crt";
 #[command(
     name = "tsh-sim",
     version,
-    about = "TSP simulator: plays Thales TSH against a running tsh-issuer, and runs the mock OTP gateway"
+    about = "TSP simulator: plays Thales TSH against a running tsh-issuer, and serves the mock OTP gateway and TSH inbound API"
 )]
 pub struct SimCli {
     #[command(subcommand)]
@@ -34,13 +35,9 @@ pub struct SimCli {
 #[derive(Debug, Subcommand)]
 pub enum SimCommand {
     /// Serve the mock SMS / e-mail gateway (POST /otp, GET /otp/deliveries, GET /otp/last,
-    /// POST /otp/mode) on a loopback address until Ctrl-C.
-    Serve {
-        /// Loopback address to listen on (the service's default otp.webhook_url is
-        /// http://127.0.0.1:8090/otp).
-        #[arg(long, default_value = "127.0.0.1:8090")]
-        bind: SocketAddr,
-    },
+    /// POST /otp/mode) and TSH's inbound API (POST /gtep/igwapi/v2.0/updateCardState, ...,
+    /// GET/POST /tsh/tokens, GET /tsh/requests) on a loopback address until Ctrl-C.
+    Serve(ServeArgs),
     /// Run scenarios against a running tsh-issuer, playing TSH; exits 1 on any mismatch.
     Run(RunArgs),
     /// Validate scenario files without sending anything.
@@ -54,6 +51,34 @@ pub enum SimCommand {
         #[arg(long, value_name = "DIR", default_value = "fixtures/recorded")]
         out: PathBuf,
     },
+    /// Open-model load at a constant session rate (loopback only); prints throughput and
+    /// latency percentiles per operation, measured from each request's intended start.
+    Load(super::load::LoadArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Loopback address to listen on (the service's default otp.webhook_url is
+    /// http://127.0.0.1:8090/otp, its tsh.base_url http://127.0.0.1:8090/gtep/igwapi/v2.0).
+    #[arg(long, default_value = "127.0.0.1:8090")]
+    pub bind: SocketAddr,
+    /// tsh-issuer base URL the simulated TSH sends notifyVirtualCardChange to.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    pub issuer_url: String,
+    /// The issuer's callback path prefix (server.prefix).
+    #[arg(long, default_value = "/issuer/igwapi/v2.0")]
+    pub issuer_prefix: String,
+    /// Expected as x-issuer-id on TSH requests and sent on notifications (issuer.id).
+    #[arg(long, default_value = "ISSUERDEV1")]
+    pub issuer_id: String,
+    /// Key directory (NAME.crt + NAME.key pairs) of TSH's encryption key: updateCard's
+    /// fpanDetails are then decrypted and listed with masked PANs. Without it they are accepted
+    /// sealed.
+    #[arg(long, value_name = "DIR")]
+    pub tsh_key: Option<PathBuf>,
+    /// Issuer certificate (PEM) the requestor front doors seal card data for.
+    #[arg(long, value_name = "FILE", default_value = DEFAULT_ISSUER_CERT)]
+    pub issuer_cert: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -101,7 +126,7 @@ pub struct RunArgs {
 /// Runs a parsed command line; the exit code follows the module doc.
 pub fn run(cli: SimCli) -> ExitCode {
     match cli.command {
-        SimCommand::Serve { bind } => serve(bind),
+        SimCommand::Serve(args) => serve(args),
         SimCommand::Check(selection) => match load_selection(&selection) {
             Ok(scenarios) => {
                 for s in &scenarios {
@@ -118,6 +143,7 @@ pub fn run(cli: SimCli) -> ExitCode {
         },
         SimCommand::Run(args) => run_command(args, None),
         SimCommand::Record { run, out } => run_command(run, Some(out)),
+        SimCommand::Load(args) => super::load::command(args),
     }
 }
 
@@ -286,13 +312,54 @@ fn run_command(args: RunArgs, record_to: Option<PathBuf>) -> ExitCode {
     }
 }
 
-fn serve(bind: SocketAddr) -> ExitCode {
+fn serve(args: ServeArgs) -> ExitCode {
+    let keys = match &args.tsh_key {
+        None => None,
+        Some(dir) => match crate::crypto::KeyRing::load_dir(dir) {
+            Ok(keys) => Some(keys),
+            Err(e) => return usage_error(&format!("--tsh-key {}: {e}", dir.display())),
+        },
+    };
+    let target = tsh::IssuerTarget {
+        url: args.issuer_url.clone(),
+        prefix: args.issuer_prefix.clone(),
+        issuer_id: args.issuer_id.clone(),
+    };
+    let bind = args.bind;
+    let cert_path = with_source_fallback(&args.issuer_cert, DEFAULT_ISSUER_CERT);
+    let doors = match std::fs::read_to_string(&cert_path)
+        .map_err(|e| format!("--issuer-cert {}: cannot read: {e}", cert_path.display()))
+        .and_then(|pem| {
+            super::frontdoors::for_serve(
+                &args.issuer_url,
+                &args.issuer_prefix,
+                &args.issuer_id,
+                pem,
+            )
+        }) {
+        Ok(doors) => doors,
+        Err(message) => return usage_error(&message),
+    };
     let result = actix_web::rt::System::new().block_on(async move {
-        let running = gateway::start(bind, GatewayState::new(true)).map_err(|e| e.to_string())?;
+        let tsh_state = actix_web::web::Data::from(TshState::new(target, keys, true));
+        let running = gateway::start_with(bind, GatewayState::new(true), move |cfg| {
+            tsh::configure(cfg, tsh_state.clone());
+            super::frontdoors::configure(cfg, doors.clone());
+        })
+        .map_err(|e| e.to_string())?;
         let base = running.base_url();
         println!("tsh-sim serve: listening on {base} (loopback only; Ctrl-C to stop)");
         println!("  mock SMS / e-mail gateway: POST {base}/otp   (tsh-issuer's otp.webhook_url)");
         println!("  GET {base}/otp/deliveries · GET {base}/otp/last?issuer_card_ref_id=… · POST {base}/otp/mode {{\"mode\":\"accept\"|\"fail\"|\"slow\",\"delay_ms\":n}}");
+        println!(
+            "  TSH inbound API: POST {base}{}/{{updateCardState|getCardInfo|getTokenInfo|updateCard}}   (tsh-issuer's tsh.base_url)",
+            tsh::TSH_PREFIX
+        );
+        println!(
+            "  notifications to {}{} as {} · GET {base}/tsh/tokens · POST {base}/tsh/tokens {{\"issuer_card_ref_id\",\"virtual_card_id\",\"state\"}} · GET {base}/tsh/requests",
+            args.issuer_url, args.issuer_prefix, args.issuer_id
+        );
+        super::frontdoors::print_banner(&base, &args.issuer_url);
         running.server.await.map_err(|e| e.to_string())
     });
     match result {
@@ -350,6 +417,9 @@ mod tests {
             other => panic!("{other:?}"),
         }
         let serve = SimCli::try_parse_from(["tsh-sim", "serve"]).unwrap();
-        assert!(matches!(serve.command, SimCommand::Serve { bind } if bind.port() == 8090));
+        assert!(
+            matches!(&serve.command, SimCommand::Serve(a) if a.bind.port() == 8090
+            && a.issuer_url == "http://127.0.0.1:8080" && a.issuer_id == "ISSUERDEV1" && a.tsh_key.is_none())
+        );
     }
 }

@@ -127,7 +127,7 @@ impl GatewayState {
     }
 }
 
-fn now_rfc3339() -> String {
+pub(crate) fn now_rfc3339() -> String {
     time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
@@ -161,6 +161,18 @@ impl RunningGateway {
 
 /// Binds the gateway (port 0 picks a free port). Must be called inside an actix/tokio runtime.
 pub fn start(bind: SocketAddr, state: Arc<GatewayState>) -> Result<RunningGateway, ServeError> {
+    start_with(bind, state, |_| {})
+}
+
+/// Like [`start`], with more routes on the same server (`serve` adds the simulated TSH).
+pub fn start_with<F>(
+    bind: SocketAddr,
+    state: Arc<GatewayState>,
+    more: F,
+) -> Result<RunningGateway, ServeError>
+where
+    F: Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
+{
     if !bind.ip().is_loopback() {
         return Err(ServeError::NotLoopback(bind));
     }
@@ -168,12 +180,16 @@ pub fn start(bind: SocketAddr, state: Arc<GatewayState>) -> Result<RunningGatewa
     let listener = TcpListener::bind(bind).map_err(bind_error)?;
     let addr = listener.local_addr().map_err(bind_error)?;
     let data = web::Data::from(state.clone());
-    let server = HttpServer::new(move || App::new().configure(|cfg| configure(cfg, data.clone())))
-        .workers(2)
-        .shutdown_timeout(2)
-        .listen(listener)
-        .map_err(bind_error)?
-        .run();
+    let server = HttpServer::new(move || {
+        App::new()
+            .configure(|cfg| configure(cfg, data.clone()))
+            .configure(more.clone())
+    })
+    .workers(2)
+    .shutdown_timeout(2)
+    .listen(listener)
+    .map_err(bind_error)?
+    .run();
     Ok(RunningGateway {
         server,
         addr,

@@ -5,18 +5,26 @@
 //! Owns:
 //! - `cli.rs`: the command line (`serve`, `run`, `check`) and its exit codes;
 //! - `gateway.rs`: the mock SMS / e-mail gateway behind the service's OTP webhook;
+//! - `tsh.rs`: TSH's inbound API (`updateCardState`, ...) notifying the issuer back, as TSH does;
 //! - `scenario.rs`: scenario files (`fixtures/scenarios/*.toml`), validated before anything runs;
 //! - `template.rs`, `path.rs`: `{{placeholders}}` and response field paths used by scenarios;
+//! - `faults.rs`: fault options of scenario steps (delay, duplicates, deadline → stand-in);
+//! - `load.rs`: `tsh-sim load`, open-model constant arrival rate with HdrHistogram latencies;
 //! - `runner.rs`: executes a scenario over HTTP, playing TSH; `report.rs`: what it found.
 //!
 //! Must not: touch the service's store or internals (it talks HTTP only, like TSH), listen
 //! beyond loopback, or loop without a bound.
 
 pub mod cli;
+pub mod faults;
+pub mod frontdoors;
 pub mod gateway;
+pub mod load;
 pub mod path;
 pub mod record;
 pub mod report;
 pub mod runner;
 pub mod scenario;
 pub mod template;
+pub mod tsh;
+pub mod tsp;

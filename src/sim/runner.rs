@@ -260,6 +260,11 @@ async fn run_step(
 ) -> (StepReport, Option<String>) {
     let started = Instant::now();
     let mut report = StepReport::new(number, &step.name, describe_action(&step.action));
+    let faults = &step.faults;
+    // A delay is a pause before the step; with a deadline it is inside it (a slow path).
+    if !faults.delay.is_zero() && faults.deadline.is_none() {
+        actix_web::rt::time::sleep(faults.delay).await;
+    }
     let outcome = match &step.action {
         Action::Call {
             operation,
@@ -267,17 +272,83 @@ async fn run_step(
             body,
             card,
         } => {
-            call_step(
-                target,
-                operation,
-                correlation_id.as_ref(),
-                body,
-                card.as_ref(),
-                vars,
-                session_cid,
-                &mut report,
-            )
-            .await
+            // Every copy is the same request (same body, correlation id and card data).
+            macro_rules! send_call {
+                () => {
+                    call_step(
+                        target,
+                        operation,
+                        correlation_id.as_ref(),
+                        body,
+                        card.as_ref(),
+                        vars,
+                        session_cid,
+                        &mut report,
+                    )
+                };
+            }
+            let outcome = match &faults.deadline {
+                None => {
+                    let mut outcome = send_call!().await;
+                    let mut copy_checks = Vec::new();
+                    for copy in 2..=faults.repeat {
+                        let Ok(first) = &outcome else { break };
+                        let (status, json) = (first.status, first.json.clone());
+                        let next = send_call!().await;
+                        if let Ok(answer) = &next {
+                            let label = format!("copy {copy}/{} answered the same", faults.repeat);
+                            copy_checks.push(if answer.status == status && answer.json == json {
+                                Check::pass(label)
+                            } else {
+                                Check::fail(
+                                    label,
+                                    format!("got {} {}", answer.status, short(&answer.json)),
+                                )
+                            });
+                        }
+                        outcome = next;
+                    }
+                    outcome.map(|mut answer| {
+                        answer.own_checks.extend(copy_checks);
+                        answer
+                    })
+                }
+                Some(deadline) => {
+                    let attempt = async {
+                        actix_web::rt::time::sleep(faults.delay).await;
+                        send_call!().await
+                    };
+                    match actix_web::rt::time::timeout(deadline.after, attempt).await {
+                        Ok(outcome) => outcome.map(|mut answer| {
+                            answer.own_checks.push(Check::pass(format!(
+                                "answered within the {} ms deadline (no stand-in)",
+                                deadline.after.as_millis()
+                            )));
+                            answer
+                        }),
+                        Err(_) => {
+                            let outcome = call_step(
+                                target,
+                                "notifyStandInProcess",
+                                correlation_id.as_ref(),
+                                &deadline.stand_in,
+                                None,
+                                vars,
+                                session_cid,
+                                &mut report,
+                            )
+                            .await;
+                            report.call = format!(
+                                "POST {operation}: no answer within {} ms, TSH gave up → POST notifyStandInProcess",
+                                deadline.after.as_millis()
+                            );
+                            outcome
+                        }
+                    }
+                }
+            };
+            report.call.push_str(&faults.describe());
+            outcome
         }
         Action::Staff { method, path, body } => {
             staff_step(target, *method, path, body.as_ref(), vars, &mut report).await

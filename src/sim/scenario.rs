@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::faults::{self, Faults, RawFaults};
 use super::path::FieldPath;
 use super::template::{is_identifier, JsonTemplate, Template, BUILTINS};
 use crate::crypto::seal::KeyTransport;
@@ -91,6 +92,12 @@ struct RawStep {
     capture: toml::Table,
     #[serde(default)]
     expect: RawExpect,
+    // Fault injection (`faults.rs`).
+    delay_ms: Option<i64>,
+    repeat: Option<i64>,
+    deadline_ms: Option<i64>,
+    on_timeout: Option<String>,
+    stand_in: Option<toml::Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -147,6 +154,8 @@ pub struct Step {
     /// Values kept from the response for later steps: variable name → field path.
     pub captures: Vec<(String, FieldPath)>,
     pub expect: Expectations,
+    /// Injected faults: delay, duplicates, deadline with stand-in (`faults.rs`).
+    pub faults: Faults,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -514,6 +523,26 @@ fn build_step(raw: RawStep, known: &BTreeSet<String>) -> Result<Step, FieldError
     if matches!(action, Action::OtpCheck { .. }) && raw.body.is_some() {
         return Err((at("body"), "an otp_check step sends no body".into()));
     }
+    let stand_in = match &raw.stand_in {
+        None => None,
+        Some(v @ toml::Value::Table(_)) => Some(json("stand_in", v, &mut uses)?),
+        Some(_) => {
+            return Err((
+                at("stand_in"),
+                "must be a table (the notifyStandInProcess body)".into(),
+            ))
+        }
+    };
+    let faults = faults::build(
+        RawFaults {
+            delay_ms: raw.delay_ms,
+            repeat: raw.repeat,
+            deadline_ms: raw.deadline_ms,
+            on_timeout: raw.on_timeout.as_deref(),
+            stand_in,
+        },
+        is_call,
+    )?;
 
     let mut captures = Vec::new();
     for (var, path) in &raw.capture {
@@ -602,6 +631,7 @@ fn build_step(raw: RawStep, known: &BTreeSet<String>) -> Result<Step, FieldError
         name,
         action,
         captures,
+        faults,
         expect: Expectations {
             status,
             fields,
