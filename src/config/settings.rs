@@ -795,6 +795,17 @@ impl Settings {
             .collect::<Vec<_>>()
             .windows(2)
             .any(|w| w[0].as_os_str() == "fixtures" && w[1].as_os_str() == "dev-keys");
+        if self
+            .tsh
+            .encryption_cert
+            .as_ref()
+            .is_some_and(|c| c.components().any(|part| part.as_os_str() == "fixtures"))
+        {
+            return Err(ConfigError::new(
+                "tsh.encryption_cert",
+                "points at the dev TSH certificate under fixtures/; production refuses dev keys",
+            ));
+        }
         if dev_dir {
             return Err(ConfigError::new(
                 "crypto.key_dir",

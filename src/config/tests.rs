@@ -100,6 +100,9 @@ fn production_refuses_plain_http_and_every_dev_secret() {
     let mut dev_cards = accepted.clone();
     dev_cards.push(("cards.seed_file", "fixtures/dev-cards.json"));
     assert_eq!(refusal("production", &dev_cards).key, "cards.seed_file");
+    let mut dev_tsh = accepted.clone();
+    dev_tsh.push(("tsh.encryption_cert", "fixtures/tsh-dev/tsh-dev.crt"));
+    assert_eq!(refusal("production", &dev_tsh).key, "tsh.encryption_cert");
 }
 
 #[test]

@@ -121,6 +121,9 @@ pub struct RunArgs {
     /// Whole-request timeout, milliseconds.
     #[arg(long, default_value_t = 10000)]
     pub timeout_ms: u64,
+    /// Run each scenario as this many concurrent sessions (fresh ids per session), 1 to 64.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub concurrency: u16,
 }
 
 /// Runs a parsed command line; the exit code follows the module doc.
@@ -221,6 +224,10 @@ fn load_selection(selection: &Selection) -> Result<Vec<Scenario>, String> {
 }
 
 fn run_command(args: RunArgs, record_to: Option<PathBuf>) -> ExitCode {
+    let concurrency = args.concurrency;
+    if concurrency > 1 && record_to.is_some() {
+        return usage_error("--concurrency cannot be combined with record");
+    }
     let scenarios = match load_selection(&args.selection) {
         Ok(s) => s,
         Err(message) => return usage_error(&message),
@@ -275,6 +282,22 @@ fn run_command(args: RunArgs, record_to: Option<PathBuf>) -> ExitCode {
         );
         let mut failed = Vec::new();
         for scenario in &scenarios {
+            let sessions = usize::from(concurrency);
+            if sessions > 1 {
+                // Concurrent sessions of one scenario: each with its own seed (ids, cards).
+                let runs = (0..sessions).map(|_| run_scenario(&target, scenario, fresh_seed()));
+                let reports = futures_util::future::join_all(runs).await;
+                let passed = reports.iter().filter(|r| r.passed()).count();
+                for report in reports.iter().filter(|r| !r.passed()) {
+                    println!("{report}");
+                    failed.push((report.name.clone(), report.failures()));
+                }
+                println!(
+                    "{}: {passed} of {sessions} concurrent session(s) passed\n",
+                    scenario.name
+                );
+                continue;
+            }
             let report = run_scenario(&target, scenario, fresh_seed()).await;
             println!("{report}");
             if let Some(out) = &record_to {

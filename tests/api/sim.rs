@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 use tsh_issuer::sim::gateway::{self, GatewayState, RunningGateway};
 use tsh_issuer::sim::runner::{fresh_seed, run_scenario, Target, TargetOptions};
 use tsh_issuer::sim::scenario::{self, Scenario};
+use tsh_issuer::sim::tsh;
 
 use crate::helpers::*;
 
@@ -29,9 +30,30 @@ fn start_sim_gateway() -> (String, std::sync::Arc<GatewayState>) {
 
 /// A service whose OTP webhook is the simulator's gateway, and a target playing TSH against it.
 async fn service_with_sim_gateway() -> (TestApp, Target, String, std::sync::Arc<GatewayState>) {
-    let (gateway_url, state) = start_sim_gateway();
+    // The simulator's gateway also plays TSH's inbound API (card renewal, staff actions).
+    let tsh_state = tsh::TshState::new(tsh::IssuerTarget::default(), None, false);
+    let data = actix_web::web::Data::from(tsh_state.clone());
+    let gateway_state = GatewayState::new(false);
+    let running = gateway::start_with(
+        "127.0.0.1:0".parse().unwrap(),
+        gateway_state.clone(),
+        move |cfg| tsh::configure(cfg, data.clone()),
+    )
+    .unwrap();
+    let gateway_url = running.base_url();
+    actix_web::rt::spawn(running.server);
+    let state = gateway_state;
     let webhook = format!("{gateway_url}/otp");
-    let app = spawn_app_with(&[("otp.webhook_url", webhook.as_str())]).await;
+    let tsh_url = format!("{gateway_url}/gtep/igwapi/v2.0");
+    let app = spawn_app_with(&[
+        ("otp.webhook_url", webhook.as_str()),
+        ("tsh.base_url", tsh_url.as_str()),
+    ])
+    .await;
+    tsh_state.set_target(tsh::IssuerTarget {
+        url: app.address.clone(),
+        ..tsh_state.target()
+    });
     let mut options = TargetOptions::local(&app.address, dev_cert());
     options.gateway_url = Some(gateway_url.clone());
     let target = Target::new(options).unwrap();
@@ -341,4 +363,45 @@ fn the_binary_refuses_malformed_scenarios_and_unreachable_services() {
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("cannot reach tsh-issuer"), "{stderr}");
     assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+#[actix_web::test]
+async fn concurrent_sessions_of_a_scenario_all_pass() {
+    let app = spawn_app().await;
+    let url = app.address.clone();
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_tsh-sim"))
+            .args([
+                "run",
+                "green",
+                "lifecycle",
+                "--concurrency",
+                "6",
+                "--gateway",
+                "none",
+                "--url",
+                &url,
+            ])
+            .current_dir(repo_root())
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("6 of 6 concurrent session(s) passed"),
+        "{stdout}"
+    );
+    let decisions = app.staff_get("/api/v1/decisions?count=100").await;
+    assert!(
+        decisions.body["count"].as_u64().unwrap() >= 6,
+        "every green session decided"
+    );
 }

@@ -623,7 +623,8 @@ async fn replace_sends_fpan_details_sealed_for_tsh_and_moves_the_tokens() {
 
 #[actix_web::test]
 async fn replace_without_a_tsh_encryption_certificate_is_a_clear_503() {
-    let s = setup().await;
+    // config/local.toml names the simulator's dev certificate; take it away.
+    let s = setup_with("2000", &[("tsh.encryption_cert", "")]).await;
     let reply = s
         .post_as(
             OPERATOR_TOKEN,
