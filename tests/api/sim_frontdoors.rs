@@ -164,11 +164,16 @@ async fn cybersource_declines_when_the_issuer_refuses() {
 }
 
 #[actix_web::test]
-async fn cybersource_refuses_invalid_requests_including_the_seeds_masked_sample() {
+async fn cybersource_refuses_invalid_requests_and_answers_the_seeds_own_sample() {
     let d = doors().await;
-    // The seed's own sample request: its number is masked, so it is invalid data.
-    let sample = cybersource_request("X622943123116478", "12", "2026");
+    // The seed's own sample request: its redacted number stands for the dev card in this sandbox.
+    let sample = cybersource_request("X622943123116478", "12", "2030");
     let reply = d.post("/tms/v2/tokenized-cards", &[], &sample).await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    assert_eq!(reply.body["card"]["suffix"], "1111");
+    // Another masked number is invalid data.
+    let masked = cybersource_request("X411111111111111", "12", "2030");
+    let reply = d.post("/tms/v2/tokenized-cards", &[], &masked).await;
     assert_eq!(reply.status, 400);
     assert_eq!(reply.body["errors"][0]["type"], "invalidRequest");
     assert_eq!(reply.body["errors"][0]["details"][0]["name"], "card.number");
@@ -500,13 +505,19 @@ async fn firstoken_bad_request_for_missing_fields_and_token_references() {
     assert_eq!(reply.status, 400);
     assert_eq!(reply.body["fields"], json!(["card.number"]));
 
-    // The seed's own sample, detokenize references and all.
-    let sample = firstoken_request("{{ TOKEN_ID: detokenize }}", "{{ TOKEN_ID: detokenize }}");
-    let reply = d.post("/v1/tokens/enroll", &[], &sample).await;
+    // A reference the dev vault does not know.
+    let unknown = firstoken_request("{{ OTHER_ID: detokenize }}", "{{ OTHER_ID: detokenize }}");
+    let reply = d.post("/v1/tokens/enroll", &[], &unknown).await;
     assert_eq!(reply.status, 400, "{:?}", reply.body);
     assert!(reply.body["message"]
         .as_str()
         .unwrap()
         .contains("Invalid Firstoken token reference"));
     assert!(d.doors.tsp.tokens().is_empty());
+
+    // The seed's own sample, detokenize references and all: TOKEN_ID is the dev vault's card.
+    let sample = firstoken_request("{{ TOKEN_ID: detokenize }}", "{{ TOKEN_ID: detokenize }}");
+    let reply = d.post("/v1/tokens/enroll", &[], &sample).await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    assert_eq!(reply.body["status"], "Enrolled");
 }

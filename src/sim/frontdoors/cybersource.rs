@@ -11,11 +11,16 @@
 //!   in Cybersource's tokenized-card reason vocabulary (`CARD_NOT_ELIGIBLE`, `CARD_NOT_ALLOWED`,
 //!   `CARD_VERIFICATION_FAILED`, `DECLINED`);
 //! - **400** `{"errors":[{"type":"invalidRequest", "details":[{"name", "location":"body"}]}]}` for a
-//!   missing or invalid field (the seed's own sample number `X622943123116478` is one: masked);
+//!   missing or invalid field (the seed's own redacted sample number `X622943123116478` stands for
+//!   the dev card 4111111111111111, so the seed's literal request works);
 //! - **502** `type: "serverError"`, `reason: "SERVICE_UNAVAILABLE"` when the issuer cannot be reached.
 //!
 //! The unmasked token (`Accept: application/jose`, MLE-encrypted) is not simulated: the number is
 //! always masked. `GET /tms/v2/tokenized-cards/{id}` answers a token made here, or 404.
+
+/// The seed's redacted sample card number, and the dev card it stands for in this sandbox.
+const SEED_SAMPLE_NUMBER: &str = "X622943123116478";
+const DEV_CARD: &str = "4111111111111111";
 
 use actix_web::{web, HttpResponse};
 use serde_json::{json, Value};
@@ -141,6 +146,13 @@ pub async fn create(doors: web::Data<FrontDoors>, body: web::Bytes) -> HttpRespo
             "Declined - The request is missing one or more fields",
             Some("card.number"),
         );
+    };
+    // The seed's sample number is redacted (`X622943123116478`); the sandbox lets it stand for the
+    // public dev card, so the seed's literal request can be replayed.
+    let number = if number == SEED_SAMPLE_NUMBER {
+        DEV_CARD
+    } else {
+        number
     };
     let exp = match expiry(&body) {
         Ok(e) => e,

@@ -3,9 +3,10 @@
 //! The seed's request: `transaction_info.type` `enroll_card`, `card.number`,
 //! `card.expiration_date`, `bill_to` {`address_1`, `city`, `state`, `postal_code`, `country`}.
 //! In Firstoken the card fields are `{{ TOKEN_ID: detokenize }}` references to a permanent token;
-//! the simulator has no vault, so it takes the card values themselves (number; expiry as `MM/YY`,
-//! `MMYY`, `MM/YYYY` or `YYYY-MM`) and answers a literal `{{ … }}` reference with the seed's 400
-//! "Invalid Firstoken token reference".
+//! the simulator resolves them in a tiny dev vault (the seed's own `TOKEN_ID` stands for the dev
+//! card 4111111111111111, 12/30) and also takes card values themselves (number; expiry as `MM/YY`,
+//! `MMYY`, `MM/YYYY` or `YYYY-MM`); an unknown reference gets the seed's 400 "Invalid Firstoken
+//! token reference".
 //!
 //! Answers (`status` is the seed's word):
 //! - **200** `Enrolled`: the issuer approved (green / yellow) and the token was activated;
@@ -26,6 +27,39 @@ use super::{parse_body, text_at, FrontDoors};
 use crate::sim::tsp::{CardInput, Network, Outcome, Profile};
 
 pub const REQUESTOR: &str = "firstoken";
+
+/// The simulator's dev vault: the seed's own sample references `TOKEN_ID`, which stands for the
+/// public dev card 4111111111111111 (12/30), so the seed's literal request can be replayed.
+const DEV_VAULT: &[(&str, &str, &str)] = &[("TOKEN_ID", "4111111111111111", "12/30")];
+
+#[derive(Clone, Copy)]
+enum VaultField {
+    Number,
+    Expiration,
+}
+
+/// A literal value passes through; a `{{ ID: detokenize }}` reference is looked up in the dev
+/// vault (None when unknown or malformed).
+fn detokenize(value: &str, field: VaultField) -> Option<&str> {
+    let trimmed = value.trim();
+    let Some(inner) = trimmed
+        .strip_prefix("{{")
+        .and_then(|v| v.strip_suffix("}}"))
+    else {
+        return (!value.contains("{{") && !value.contains("}}")).then_some(value);
+    };
+    let (id, verb) = inner.split_once(':')?;
+    if verb.trim() != "detokenize" {
+        return None;
+    }
+    DEV_VAULT
+        .iter()
+        .find(|(known, _, _)| *known == id.trim())
+        .map(|(_, number, exp)| match field {
+            VaultField::Number => *number,
+            VaultField::Expiration => *exp,
+        })
+}
 
 fn profile() -> Profile {
     Profile {
@@ -93,15 +127,18 @@ pub async fn enroll(doors: web::Data<FrontDoors>, body: web::Bytes) -> HttpRespo
             &["transaction_info.type"],
         );
     }
-    let number = text_at(&body, "card.number").unwrap_or_default();
-    let expiration = text_at(&body, "card.expiration_date").unwrap_or_default();
-    let is_reference = |v: &str| v.contains("{{") || v.contains("}}");
-    if is_reference(number) || is_reference(expiration) {
+    let raw_number = text_at(&body, "card.number").unwrap_or_default();
+    let raw_expiration = text_at(&body, "card.expiration_date").unwrap_or_default();
+    // `{{ TOKEN_ID: detokenize }}` references resolve in the simulator's dev vault.
+    let (Some(number), Some(expiration)) = (
+        detokenize(raw_number, VaultField::Number),
+        detokenize(raw_expiration, VaultField::Expiration),
+    ) else {
         return bad_request(
-            "Invalid Firstoken token reference: the token does not exist in the simulator (it has no vault); send card.number and card.expiration_date themselves",
+            "Invalid Firstoken token reference: the token does not exist in the simulator's dev vault (it knows TOKEN_ID, the seed's own sample); send card.number and card.expiration_date themselves",
             &["card.number", "card.expiration_date"],
         );
-    }
+    };
     let Some(exp) = expiry_mmyy(expiration) else {
         return bad_request(
             "card.expiration_date must be MM/YY, MMYY, MM/YYYY or YYYY-MM",
