@@ -145,6 +145,17 @@ fn parse_page(query: &PageQuery) -> Result<Page, Denied> {
     ))
 }
 
+/// The prelude of every list endpoint: the caller's role, then its `count` / `start_index`.
+pub(crate) fn authorized_page(
+    req: &HttpRequest,
+    svc: &Services,
+    query: &PageQuery,
+    role: Role,
+) -> Result<Page, Box<HttpResponse>> {
+    authorize(req, svc, role)?;
+    page_of(query)
+}
+
 pub(crate) fn page_of(query: &PageQuery) -> Result<Page, Box<HttpResponse>> {
     parse_page(query).map_err(|d| Box::new(d.response()))
 }
@@ -284,10 +295,7 @@ async fn card_tokens(
     query: web::Query<PageQuery>,
     svc: web::Data<Services>,
 ) -> HttpResponse {
-    if let Err(r) = authorize(&req, &svc, Role::Viewer) {
-        return *r;
-    }
-    let page = match page_of(&query) {
+    let page = match authorized_page(&req, &svc, &query, Role::Viewer) {
         Ok(p) => p,
         Err(r) => return *r,
     };
@@ -311,10 +319,7 @@ async fn list_tokens(
     query: web::Query<PageQuery>,
     svc: web::Data<Services>,
 ) -> HttpResponse {
-    if let Err(r) = authorize(&req, &svc, Role::Viewer) {
-        return *r;
-    }
-    let page = match page_of(&query) {
+    let page = match authorized_page(&req, &svc, &query, Role::Viewer) {
         Ok(p) => p,
         Err(r) => return *r,
     };
@@ -359,10 +364,7 @@ async fn token_transitions(
     query: web::Query<PageQuery>,
     svc: web::Data<Services>,
 ) -> HttpResponse {
-    if let Err(r) = authorize(&req, &svc, Role::Viewer) {
-        return *r;
-    }
-    let page = match page_of(&query) {
+    let page = match authorized_page(&req, &svc, &query, Role::Viewer) {
         Ok(p) => p,
         Err(r) => return *r,
     };
@@ -417,10 +419,7 @@ async fn list_decisions(
     query: web::Query<PageQuery>,
     svc: web::Data<Services>,
 ) -> HttpResponse {
-    if let Err(r) = authorize(&req, &svc, Role::Viewer) {
-        return *r;
-    }
-    let page = match page_of(&query) {
+    let page = match authorized_page(&req, &svc, &query, Role::Viewer) {
         Ok(p) => p,
         Err(r) => return *r,
     };

@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 
 use super::body::{is_json_or_absent, read_limited};
 use super::error::staff_error;
-use super::staff::{authorize, authorize_actor, internal, page_of, PageQuery, Role};
+use super::staff::{authorize, authorize_actor, authorized_page, internal, PageQuery, Role};
 use crate::contract::parse::parse_object;
 use crate::domain::{AuditOutcome, OperationConfirmation, Secret, TshOperation};
 use crate::service::audit::{self, Actor, AuditDraft};
@@ -427,10 +427,7 @@ async fn list_audit(
     query: web::Query<PageQuery>,
     svc: web::Data<Services>,
 ) -> HttpResponse {
-    if let Err(r) = authorize(&req, &svc, Role::Viewer) {
-        return *r;
-    }
-    let page = match page_of(&query) {
+    let page = match authorized_page(&req, &svc, &query, Role::Viewer) {
         Ok(p) => p,
         Err(r) => return *r,
     };

@@ -8,7 +8,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
 use super::error::staff_error;
-use super::staff::{authorize, authorize_actor, internal, page_of, PageQuery, Role};
+use super::staff::{authorize, authorize_actor, authorized_page, internal, PageQuery, Role};
 use super::staff_views::DecisionView;
 use crate::domain::{AuditOutcome, DecidedBy};
 use crate::service::audit::{self, AuditDraft};
@@ -103,10 +103,7 @@ async fn shadow_report(
     query: web::Query<PageQuery>,
     svc: web::Data<Services>,
 ) -> HttpResponse {
-    if let Err(r) = authorize(&req, &svc, Role::Viewer) {
-        return *r;
-    }
-    let page = match page_of(&query) {
+    let page = match authorized_page(&req, &svc, &query, Role::Viewer) {
         Ok(p) => p,
         Err(r) => return *r,
     };
@@ -168,10 +165,7 @@ async fn standins(
     query: web::Query<StandInQuery>,
     svc: web::Data<Services>,
 ) -> HttpResponse {
-    if let Err(r) = authorize(&req, &svc, Role::Viewer) {
-        return *r;
-    }
-    let page = match page_of(&query.page) {
+    let page = match authorized_page(&req, &svc, &query.page, Role::Viewer) {
         Ok(p) => p,
         Err(r) => return *r,
     };

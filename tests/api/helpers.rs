@@ -170,6 +170,16 @@ pub struct Reply {
 }
 
 impl Reply {
+    /// Status and JSON body of a response (Null when the body is not JSON).
+    pub async fn of(response: reqwest::Response) -> Reply {
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap_or_default();
+        Reply {
+            status,
+            body: serde_json::from_str(&text).unwrap_or(Value::Null),
+        }
+    }
+
     pub fn code(&self) -> Option<i64> {
         self.body["responseCode"].as_i64()
     }
@@ -239,35 +249,24 @@ impl TestApp {
             .await
     }
 
+    /// GET with a bearer token of the caller's choosing.
+    pub async fn get_as(&self, token: &str, path: &str) -> Reply {
+        let request = self.client.get(format!("{}{path}", self.address));
+        Reply::of(request.bearer_auth(token).send().await.unwrap()).await
+    }
+
+    /// POST a JSON body with a bearer token of the caller's choosing.
+    pub async fn post_as(&self, token: &str, path: &str, body: &Value) -> Reply {
+        let request = self.client.post(format!("{}{path}", self.address));
+        Reply::of(request.bearer_auth(token).json(body).send().await.unwrap()).await
+    }
+
     pub async fn staff_get(&self, path: &str) -> Reply {
-        let response = self
-            .client
-            .get(format!("{}{path}", self.address))
-            .bearer_auth(STAFF_TOKEN)
-            .send()
-            .await
-            .unwrap();
-        let status = response.status().as_u16();
-        Reply {
-            status,
-            body: response.json().await.unwrap_or(Value::Null),
-        }
+        self.get_as(STAFF_TOKEN, path).await
     }
 
     pub async fn staff_post(&self, path: &str, body: &Value) -> Reply {
-        let response = self
-            .client
-            .post(format!("{}{path}", self.address))
-            .bearer_auth(STAFF_TOKEN)
-            .json(body)
-            .send()
-            .await
-            .unwrap();
-        let status = response.status().as_u16();
-        Reply {
-            status,
-            body: response.json().await.unwrap_or(Value::Null),
-        }
+        self.post_as(STAFF_TOKEN, path, body).await
     }
 }
 
@@ -409,11 +408,7 @@ impl ProcessClient {
             .send()
             .await
             .unwrap();
-        let status = response.status().as_u16();
-        Reply {
-            status,
-            body: response.json().await.unwrap_or(Value::Null),
-        }
+        Reply::of(response).await
     }
 
     pub async fn staff_get(&self, path: &str) -> Reply {
@@ -424,11 +419,7 @@ impl ProcessClient {
             .send()
             .await
             .unwrap();
-        let status = response.status().as_u16();
-        Reply {
-            status,
-            body: response.json().await.unwrap_or(Value::Null),
-        }
+        Reply::of(response).await
     }
 }
 

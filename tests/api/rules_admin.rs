@@ -18,18 +18,8 @@ when = { fact = "capture_method", eq = "BANK_APP" }
 "#;
 
 async fn reload(app: &TestApp) -> Reply {
-    let response = app
-        .client
-        .post(format!("{}/api/v1/rules/reload", app.address))
-        .bearer_auth(STAFF_TOKEN)
-        .send()
+    app.post_as(STAFF_TOKEN, "/api/v1/rules/reload", &json!({}))
         .await
-        .unwrap();
-    let status = response.status().as_u16();
-    Reply {
-        status,
-        body: response.json().await.unwrap_or_default(),
-    }
 }
 
 #[actix_web::test]
@@ -121,23 +111,7 @@ async fn shadow_rules_are_recorded_but_never_answered() {
 #[actix_web::test]
 async fn a_network_approval_our_rules_refuse_is_flagged() {
     let app = spawn_app().await;
-    let correlation = cid("standin-review");
-    let elig = app.eligibility(&correlation, PAN_FULL).await;
-    let card = elig.body["issuerCardRefId"].as_str().unwrap().to_owned();
-    let camera = digitization_body(&app, PAN_FULL, "CAMERA", json!({}));
-    assert_eq!(
-        app.call("requestCardDigitization", &correlation, &camera)
-            .await
-            .body["levelOfTrust"],
-        "red"
-    );
-    let standin = json!({"issuerCardRefId": card, "virtualCardId": "VC-review", "walletProviderId": "APPLE_PAY", "decision": "APPROVED"});
-    assert_eq!(
-        app.call("notifyStandInProcess", &correlation, &standin)
-            .await
-            .status,
-        200
-    );
+    let card = red_then_network_approval(&app, "standin-review", "VC-review", None).await;
 
     // An agreeing stand-in on another enrolment (bank app would be green for us too).
     let other = cid("standin-ok");
@@ -510,24 +484,7 @@ async fn with_auto_suspend_a_stand_in_mismatch_suspends_the_token_through_tsh() 
     ])
     .await;
     tsh.notify_to(&app.address);
-    let correlation = cid("auto-suspend");
-    let elig = app.eligibility(&correlation, PAN_FULL).await;
-    let card = elig.body["issuerCardRefId"].as_str().unwrap().to_owned();
-    tsh.add_token(&card, "VC-auto");
-    let camera = digitization_body(&app, PAN_FULL, "CAMERA", json!({}));
-    assert_eq!(
-        app.call("requestCardDigitization", &correlation, &camera)
-            .await
-            .body["levelOfTrust"],
-        "red"
-    );
-    let standin = json!({"issuerCardRefId": card, "virtualCardId": "VC-auto", "walletProviderId": "APPLE_PAY", "decision": "APPROVED"});
-    assert_eq!(
-        app.call("notifyStandInProcess", &correlation, &standin)
-            .await
-            .status,
-        200
-    );
+    red_then_network_approval(&app, "auto-suspend", "VC-auto", Some(&tsh)).await;
 
     // Bounded wait: TSH is asked, answers, then notifies the suspension back.
     let mut state = serde_json::Value::Null;
@@ -581,4 +538,33 @@ async fn without_auto_suspend_a_mismatch_is_only_flagged() {
         app.staff_get("/api/v1/tokens/VC-flag").await.body["state"],
         "REQUESTED"
     );
+}
+
+/// An enrolment our rules decline (CAMERA → red), then a network stand-in approving it for `vcid`.
+/// With a mock TSH, the token is made known to it before the stand-in arrives. Returns the card.
+async fn red_then_network_approval(
+    app: &TestApp,
+    tag: &str,
+    vcid: &str,
+    tsh: Option<&crate::mock_tsh::MockTsh>,
+) -> String {
+    let correlation = cid(tag);
+    let elig = app.eligibility(&correlation, PAN_FULL).await;
+    let card = elig.body["issuerCardRefId"].as_str().unwrap().to_owned();
+    if let Some(tsh) = tsh {
+        tsh.add_token(&card, vcid);
+    }
+    let camera = digitization_body(app, PAN_FULL, "CAMERA", json!({}));
+    let decision = app
+        .call("requestCardDigitization", &correlation, &camera)
+        .await;
+    assert_eq!(decision.body["levelOfTrust"], "red");
+    let standin = json!({"issuerCardRefId": card, "virtualCardId": vcid, "walletProviderId": "APPLE_PAY", "decision": "APPROVED"});
+    assert_eq!(
+        app.call("notifyStandInProcess", &correlation, &standin)
+            .await
+            .status,
+        200
+    );
+    card
 }

@@ -69,36 +69,11 @@ impl Setup {
     }
 
     async fn post_as(&self, token: &str, path: &str, body: &Value) -> Reply {
-        let response = self
-            .app
-            .client
-            .post(format!("{}{path}", self.app.address))
-            .bearer_auth(token)
-            .json(body)
-            .send()
-            .await
-            .unwrap();
-        let status = response.status().as_u16();
-        Reply {
-            status,
-            body: response.json().await.unwrap_or(Value::Null),
-        }
+        self.app.post_as(token, path, body).await
     }
 
     async fn get_as(&self, token: &str, path: &str) -> Reply {
-        let response = self
-            .app
-            .client
-            .get(format!("{}{path}", self.app.address))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap();
-        let status = response.status().as_u16();
-        Reply {
-            status,
-            body: response.json().await.unwrap_or(Value::Null),
-        }
+        self.app.get_as(token, path).await
     }
 
     async fn transition(&self, vcid: &str, state: &str, reason_code: &str) -> Reply {
