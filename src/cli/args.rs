@@ -1,4 +1,5 @@
-//! Command line: `serve` (the default), `cards import FILE`, `rules check FILE`, `config check`.
+//! Command-line arguments (clap): `serve` (the default), `cards import FILE`, `rules check FILE`,
+//! `config check`, `replay`, `store export`. Only the shapes; the bodies live in the sibling modules.
 
 use std::path::PathBuf;
 
