@@ -1,7 +1,8 @@
 //! Group commit: many concurrent writers, one fsync. Each writer asks for a flush after its
-//! transaction; a dedicated thread takes every request waiting at that moment, flushes once, and
-//! answers them all. Under load this turns N fsyncs into about one per batch, while each writer
-//! still only gets its answer once its own data is on disk.
+//! transaction; a dedicated thread takes every request waiting at that moment, runs the engine's
+//! durable flush once (for sled: log write-out, then `fdatasync`), and only then answers them
+//! all. Under load this turns N fsyncs into about one per batch, while each writer still only gets
+//! its answer once its own data is on disk.
 
 use std::sync::mpsc;
 use std::sync::Arc;

@@ -3,12 +3,14 @@
 //! `Backend` variant plus a `Tx` implementation, with no change above this module.
 //!
 //! Writes run as one atomic transaction off the async workers, then wait for a group-committed
-//! flush: when `Store::write` returns Ok, the state is on disk. That is what lets a handler answer
-//! 200 ("acknowledged means durable").
+//! flush that ends in `fdatasync` (see `sled_sync`): when `Store::write` returns Ok, the state is
+//! on stable storage, not just in the page cache. That is what lets a handler answer 200
+//! ("acknowledged means durable").
 
 mod group_commit;
 mod lifecycle_ops;
 mod sled_backend;
+mod sled_sync;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -11,6 +11,7 @@ use sled::transaction::{
 };
 use sled::{Db, Transactional, Tree};
 
+use super::sled_sync::SledSync;
 use super::{StoreError, Tx, TxError, TxErrorKind, VelocityEvent, SCHEMA_VERSION};
 use crate::domain::{
     AuditEntry, CardRecord, DecisionRecord, Enrollment, TokenRecord, Transition, TshOperation,
@@ -71,6 +72,7 @@ impl Index {
 pub struct SledBackend {
     db: Db,
     trees: Vec<Tree>,
+    sync: Arc<SledSync>,
 }
 
 fn io(e: sled::Error) -> StoreError {
@@ -136,7 +138,8 @@ impl SledBackend {
             .map(|name| db.open_tree(name))
             .collect::<Result<Vec<_>, _>>()
             .map_err(io)?;
-        let backend = SledBackend { db, trees };
+        let sync = Arc::new(SledSync::open(path)?);
+        let backend = SledBackend { db, trees, sync };
         backend.check_schema()?;
         Ok(backend)
     }
@@ -157,20 +160,22 @@ impl SledBackend {
                 let bytes = serde_json::to_vec(&SCHEMA_VERSION)
                     .map_err(|e| StoreError::Codec(e.to_string()))?;
                 meta.insert(b"schema_version", bytes).map_err(io)?;
-                self.db.flush().map_err(io)?;
+                self.flush()?;
             }
         }
         Ok(())
     }
 
-    /// A flush function for the group-commit thread.
+    /// The durable-sync function for the group-commit thread (see `sled_sync`).
     pub fn flusher(&self) -> Arc<dyn Fn() -> Result<(), StoreError> + Send + Sync> {
         let db = self.db.clone();
-        Arc::new(move || db.flush().map(|_| ()).map_err(io))
+        let sync = self.sync.clone();
+        Arc::new(move || sync.sync(&db))
     }
 
+    /// Makes everything written so far durable (fsync-true), synchronously.
     pub fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush().map(|_| ()).map_err(io)
+        self.sync.sync(&self.db)
     }
 
     pub fn is_healthy(&self) -> bool {

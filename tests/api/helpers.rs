@@ -313,19 +313,38 @@ pub struct ServiceProcess {
 impl ServiceProcess {
     /// Starts `tsh-issuer serve` on port 0 with the given store and gateway, waits for "listening".
     pub fn start(store: &Path, gateway_url: &str, extra_env: &[(&str, &str)]) -> ServiceProcess {
+        Self::start_wrapped(&[], store, gateway_url, extra_env)
+    }
+
+    /// Like [`ServiceProcess::start`], with the binary run under a wrapper command (e.g.
+    /// `strace -f -o FILE`); the wrapper must pass the service's output through.
+    pub fn start_wrapped(
+        wrapper: &[&str],
+        store: &Path,
+        gateway_url: &str,
+        extra_env: &[(&str, &str)],
+    ) -> ServiceProcess {
         use std::io::{BufRead, BufReader};
         use std::process::{Command, Stdio};
-        let mut command = Command::new(env!("CARGO_BIN_EXE_tsh-issuer"));
+        let binary = env!("CARGO_BIN_EXE_tsh-issuer");
+        let mut command = match wrapper.split_first() {
+            None => Command::new(binary),
+            Some((program, args)) => {
+                let mut command = Command::new(program);
+                command.args(args).arg(binary);
+                command
+            }
+        };
         command
             .arg("serve")
             .current_dir(repo_root())
             .env("TSH_ISSUER__SERVER__BIND", "127.0.0.1:0")
-            .env("TSH_ISSUER__STORE__PATH", store)
             .env("TSH_ISSUER__OTP__WEBHOOK_URL", gateway_url)
             .env("TSH_ISSUER__SERVER__WORKERS", "2")
             .env_remove("TSH_ISSUER_ENV")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        command.env("TSH_ISSUER__STORE__PATH", store);
         for (k, v) in extra_env {
             command.env(k, v);
         }
@@ -379,6 +398,24 @@ impl Drop for ServiceProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// True when an external tool the test needs is installed. In CI (`CI` set) a missing tool fails
+/// the test; elsewhere the test says loudly that it did not run.
+pub fn tool_available(program: &str, why: &str) -> bool {
+    let found = std::process::Command::new(program)
+        .arg("--version")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok();
+    if !found {
+        if std::env::var_os("CI").is_some() {
+            panic!("{program} is required in CI ({why}); .ci/run installs it");
+        }
+        eprintln!("\n*** NOT RUN: {program} is not installed ({why}) ***\n");
+    }
+    found
 }
 
 /// A client for a `ServiceProcess`.

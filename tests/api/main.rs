@@ -7,6 +7,7 @@ mod bad_input;
 mod card_data_hygiene;
 mod cli;
 mod digitization;
+mod durability;
 mod eligibility;
 mod fixtures_replay;
 mod mock_tsh;
