@@ -9,6 +9,7 @@ pub mod config;
 pub mod contract;
 pub mod crypto;
 pub mod domain;
+pub mod events;
 pub mod http;
 pub mod metrics;
 pub mod otp;

@@ -122,6 +122,7 @@ struct Metrics {
     notifications: Family<NotificationLabels, Counter>,
     store_flush: Histogram,
     tsh_calls: Family<TshCallLabels, Counter>,
+    event_deliveries: Family<OutcomeLabel, Counter>,
 }
 
 impl Metrics {
@@ -136,6 +137,7 @@ impl Metrics {
             notifications: Family::default(),
             store_flush: latency_histogram(),
             tsh_calls: Family::default(),
+            event_deliveries: Family::default(),
         };
         let registry = &mut metrics.registry;
         registry.register(
@@ -178,6 +180,18 @@ impl Metrics {
             "Calls to the TSH inbound API, by operation and outcome",
             metrics.tsh_calls.clone(),
         );
+        registry.register(
+            "event_deliveries",
+            "Outbound event feed delivery attempts: delivered, failed_attempt",
+            metrics.event_deliveries.clone(),
+        );
+        for outcome in EVENT_DELIVERY_OUTCOMES {
+            drop(
+                metrics
+                    .event_deliveries
+                    .get_or_create(&OutcomeLabel { outcome }),
+            );
+        }
         // Series from closed sets exist from the start (at 0), so rates work from the first scrape.
         for outcome in OtpOutcome::ALL {
             drop(metrics.otp_deliveries.get_or_create(&OutcomeLabel {
@@ -280,6 +294,17 @@ pub fn tsh_call(operation: &str, outcome: &str) {
             operation: operation.to_owned(),
             outcome: outcome.to_owned(),
         })
+        .inc();
+}
+
+/// Outcomes of one event delivery attempt.
+pub const EVENT_DELIVERY_OUTCOMES: [&str; 2] = ["delivered", "failed_attempt"];
+
+/// One attempt to deliver an outbox event ended (`outcome` from [`EVENT_DELIVERY_OUTCOMES`]).
+pub fn event_delivery(outcome: &'static str) {
+    metrics()
+        .event_deliveries
+        .get_or_create(&OutcomeLabel { outcome })
         .inc();
 }
 

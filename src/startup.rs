@@ -65,7 +65,11 @@ pub fn build_services(settings: Settings) -> Result<Services, StartupError> {
             std::fs::create_dir_all(parent).map_err(|e| config_error("store.path", e))?;
         }
     }
-    let store = Store::open_sled(&settings.store.path)?;
+    let mut store = Store::open_sled(&settings.store.path)?;
+    if settings.events.enabled() {
+        // Every transition and decision now adds an outbox event in its own transaction.
+        store = store.with_event_feed();
+    }
     if let Some(seed) = &settings.cards.seed_file {
         let report = cards::import_file(&store, &fingerprints, seed)?;
         tracing::info!(
@@ -101,6 +105,8 @@ pub struct Application {
     port: u16,
     server: Server,
     services: web::Data<Services>,
+    /// The outbound event feed's delivery worker, started by `run_until_stopped`.
+    event_feed: Option<crate::events::EventFeed>,
 }
 
 impl Application {
@@ -128,6 +134,8 @@ impl Application {
         };
         let addr = settings.server.bind_addr;
         let workers = settings.server.workers;
+        let event_feed = crate::events::EventFeed::new(&settings.events)
+            .map_err(|e| config_error("events.webhook_url", e))?;
         let services = web::Data::from(Arc::new(build_services(settings)?));
         let listener = TcpListener::bind(addr).map_err(|e| StartupError::Bind {
             addr: addr.to_string(),
@@ -167,6 +175,7 @@ impl Application {
             port,
             server: server.run(),
             services,
+            event_feed,
         })
     }
 
@@ -178,9 +187,20 @@ impl Application {
         self.services.clone()
     }
 
-    /// Runs until a shutdown signal, then flushes the store.
+    /// Runs until a shutdown signal, then flushes the store. Background work (the event feed's
+    /// delivery) runs beside the server on this task's runtime, never on the HTTP workers.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let store = self.services.store.clone();
+        let feed = match (self.event_feed, store.event_signal()) {
+            (Some(feed), Some(signal)) => Some(actix_web::rt::spawn(
+                std::sync::Arc::new(feed).run(store, signal),
+            )),
+            _ => None,
+        };
         let result = self.server.await;
+        if let Some(feed) = feed {
+            feed.abort();
+        }
         if let Err(e) = self.services.store.flush_blocking() {
             tracing::error!(error = %e, "final store flush failed");
         }

@@ -2,9 +2,11 @@
 //! variables), then validate them into [`Settings`]. A bad configuration is refused with one message
 //! naming the key.
 
+mod events;
 mod load;
 mod settings;
 
+pub use events::{EventsSettings, DEV_EVENTS_SECRET};
 pub use load::{load, LoadOptions};
 pub use settings::{
     BinProduct, CardsSettings, ConfigError, CryptoSettings, IssuerSettings, LogFormat, LogSettings,

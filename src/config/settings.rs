@@ -33,6 +33,7 @@ pub const DEV_SECRETS: &[(&str, &str)] = &[
     ("crypto.cvk_a", "0123456789ABCDEF"),
     ("crypto.cvk_b", "FEDCBA9876543210"),
     ("staff.bootstrap_token", "dev-operator-token"),
+    ("events.secret", super::events::DEV_EVENTS_SECRET),
 ];
 
 #[derive(Debug, Deserialize)]
@@ -49,6 +50,8 @@ pub(super) struct RawSettings {
     otp: RawOtp,
     #[serde(default)]
     tsh: RawTsh,
+    #[serde(default)]
+    events: super::events::RawEvents,
     #[serde(default)]
     log: RawLog,
 }
@@ -233,6 +236,7 @@ pub struct Settings {
     pub rules: RulesSettings,
     pub otp: OtpSettings,
     pub tsh: TshSettings,
+    pub events: super::events::EventsSettings,
     pub log: LogSettings,
 }
 
@@ -417,7 +421,7 @@ fn non_empty(raw: &Option<String>) -> Option<&str> {
     raw.as_deref().map(str::trim).filter(|s| !s.is_empty())
 }
 
-fn check_url(key: &str, url: &str) -> Result<(), ConfigError> {
+pub(super) fn check_url(key: &str, url: &str) -> Result<(), ConfigError> {
     let ok = (url.starts_with("http://") || url.starts_with("https://"))
         && url.len() > "http://".len()
         && !url.chars().any(char::is_whitespace);
@@ -428,7 +432,11 @@ fn check_url(key: &str, url: &str) -> Result<(), ConfigError> {
     }
 }
 
-fn check_hex_key(key: &str, value: &str, exact_len: Option<usize>) -> Result<Vec<u8>, ConfigError> {
+pub(super) fn check_hex_key(
+    key: &str,
+    value: &str,
+    exact_len: Option<usize>,
+) -> Result<Vec<u8>, ConfigError> {
     let bytes = hex::decode(value.trim())
         .map_err(|_| ConfigError::new(key, "must be hexadecimal (0-9, a-f)"))?;
     match exact_len {
@@ -744,6 +752,7 @@ impl RawSettings {
                 ca_file: non_empty(&self.tsh.ca_file).map(|f| resolve(base, f)),
                 encryption_cert: non_empty(&self.tsh.encryption_cert).map(|f| resolve(base, f)),
             },
+            events: self.events.validate(production)?,
             log: LogSettings {
                 format,
                 level: self.log.level.unwrap_or_else(|| "info".to_owned()),

@@ -58,6 +58,14 @@ fn local_toml_uses_only_the_listed_dev_secrets() {
         "staff.bootstrap_token",
         settings.staff.bootstrap_token.as_deref().unwrap()
     ));
+    assert!(listed(
+        "events.secret",
+        &hex::encode(&settings.events.secret)
+    ));
+    assert!(
+        !settings.events.enabled(),
+        "the feed is off until events.webhook_url is set"
+    );
 }
 
 #[test]
@@ -122,6 +130,15 @@ fn bad_values_are_refused_naming_the_key() {
         ("tiny body limit", "server.max_body_bytes", "10"),
         ("log format", "log.format", "xml"),
         ("short bootstrap token", "staff.bootstrap_token", "short"),
+        ("event secret not hex", "events.secret", "not-hex"),
+        ("event secret too short", "events.secret", "00112233"),
+        (
+            "event webhook not a URL",
+            "events.webhook_url",
+            "ftp://bank",
+        ),
+        ("event timeout of 0", "events.timeout_ms", "0"),
+        ("event concurrency of 0", "events.concurrency", "0"),
     ];
     for (name, key, value) in cases {
         let err = refusal("local", &[(key, value)]);
@@ -135,6 +152,22 @@ fn bad_values_are_refused_naming_the_key() {
         refusal("local", &[("crypto.cvk_b", "0123456789ABCDEF")]).key,
         "crypto.cvk_b"
     );
+    // A feed without a key is refused naming the key; with the local dev key it loads.
+    let no_key = refusal(
+        "local",
+        &[
+            ("events.webhook_url", "http://127.0.0.1:9/events"),
+            ("events.secret", ""),
+        ],
+    );
+    assert_eq!(no_key.key, "events.secret", "{no_key}");
+    let on = load(options(
+        "local",
+        &[("events.webhook_url", "http://127.0.0.1:9/events")],
+    ))
+    .unwrap();
+    assert!(on.events.enabled());
+    assert!(!format!("{:?}", on.events).contains(DEV_EVENTS_SECRET));
 }
 
 #[test]

@@ -11,6 +11,7 @@ pub mod openapi;
 pub mod staff;
 pub mod staff_actions;
 pub mod staff_auth;
+pub mod staff_events;
 pub mod staff_rules;
 pub mod staff_views;
 

@@ -37,7 +37,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/decisions/export", web::get().to(export_decisions))
         .route("/decisions/{decision_id}", web::get().to(get_decision))
         .configure(super::staff_rules::configure)
-        .configure(super::staff_actions::configure);
+        .configure(super::staff_actions::configure)
+        .configure(super::staff_events::configure);
 }
 
 /// Staff roles; `Operator` can do everything `Viewer` can.

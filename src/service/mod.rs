@@ -8,6 +8,7 @@ pub mod cards;
 pub mod digitization;
 pub mod eligibility;
 pub mod error;
+pub mod events;
 pub mod facts;
 pub mod idv;
 pub mod lifecycle;

@@ -79,6 +79,10 @@ pub struct ServeArgs {
     /// Issuer certificate (PEM) the requestor front doors seal card data for.
     #[arg(long, value_name = "FILE", default_value = DEFAULT_ISSUER_CERT)]
     pub issuer_cert: PathBuf,
+    /// The event feed's HMAC key (hex, the service's events.secret) the receiver at POST /events
+    /// verifies signatures with; default: the public dev key of config/local.toml.
+    #[arg(long, value_name = "HEX", default_value = crate::config::DEV_EVENTS_SECRET)]
+    pub events_secret: String,
 }
 
 #[derive(Debug, Args)]
@@ -363,10 +367,19 @@ fn serve(args: ServeArgs) -> ExitCode {
         Ok(doors) => doors,
         Err(message) => return usage_error(&message),
     };
+    let events_secret = match hex::decode(args.events_secret.trim()) {
+        Ok(key) if key.len() >= 32 => key,
+        _ => return usage_error("--events-secret: must be hex, at least 32 bytes (events.secret)"),
+    };
     let result = actix_web::rt::System::new().block_on(async move {
         let tsh_state = actix_web::web::Data::from(TshState::new(target, keys, true));
+        let receiver = actix_web::web::Data::from(super::receiver::ReceiverState::new(
+            events_secret,
+            true,
+        ));
         let running = gateway::start_with(bind, GatewayState::new(true), move |cfg| {
             tsh::configure(cfg, tsh_state.clone());
+            super::receiver::configure(cfg, receiver.clone());
             super::frontdoors::configure(cfg, doors.clone());
         })
         .map_err(|e| e.to_string())?;
@@ -382,6 +395,7 @@ fn serve(args: ServeArgs) -> ExitCode {
             "  notifications to {}{} as {} · GET {base}/tsh/tokens · POST {base}/tsh/tokens {{\"issuer_card_ref_id\",\"virtual_card_id\",\"state\"}} · GET {base}/tsh/requests",
             args.issuer_url, args.issuer_prefix, args.issuer_id
         );
+        println!("  event feed receiver: POST {base}/events   (tsh-issuer's events.webhook_url; signatures checked) · GET {base}/events/received · POST {base}/events/mode {{\"mode\":\"accept\"|\"fail\"}}");
         super::frontdoors::print_banner(&base, &args.issuer_url);
         running.server.await.map_err(|e| e.to_string())
     });

@@ -6,6 +6,7 @@
 //! - `cli.rs`: the command line (`serve`, `run`, `check`) and its exit codes;
 //! - `gateway.rs`: the mock SMS / e-mail gateway behind the service's OTP webhook;
 //! - `tsh.rs`: TSH's inbound API (`updateCardState`, ...) notifying the issuer back, as TSH does;
+//! - `receiver.rs`: the bank system behind the service's outbound event feed (verifies signatures);
 //! - `scenario.rs`: scenario files (`fixtures/scenarios/*.toml`), validated before anything runs;
 //! - `template.rs`, `path.rs`: `{{placeholders}}` and response field paths used by scenarios;
 //! - `faults.rs`: fault options of scenario steps (delay, duplicates, deadline → stand-in);
@@ -21,6 +22,7 @@ pub mod frontdoors;
 pub mod gateway;
 pub mod load;
 pub mod path;
+pub mod receiver;
 pub mod record;
 pub mod report;
 pub mod runner;

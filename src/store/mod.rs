@@ -7,6 +7,8 @@
 //! on stable storage, not just in the page cache. That is what lets a handler answer 200
 //! ("acknowledged means durable").
 
+mod eventing;
+mod events;
 mod group_commit;
 mod lifecycle_ops;
 mod sled_backend;
@@ -18,7 +20,8 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::domain::{
-    AuditEntry, CardRecord, DecisionRecord, Enrollment, TokenRecord, Transition, TshOperation,
+    AuditEntry, CardRecord, DecisionRecord, Enrollment, OutboxEvent, TokenRecord, Transition,
+    TshOperation,
 };
 pub use group_commit::GroupCommit;
 pub use sled_backend::SledBackend;
@@ -94,6 +97,11 @@ pub trait Tx {
     /// Appends a staff audit entry (id from [`Tx::next_id`] as 16 hex digits); an existing id is
     /// refused: entries are never overwritten.
     fn append_audit(&self, entry: &AuditEntry) -> Result<(), TxError>;
+    /// Writes an outbox event, new or updated (the backend keeps its index of pending events in
+    /// step with `event.status`). Events are added for the service by the store itself (see
+    /// `eventing`): use cases only ever update delivery bookkeeping through this.
+    fn put_event(&self, event: &OutboxEvent) -> Result<(), TxError>;
+    fn event(&self, id: &str) -> Result<Option<OutboxEvent>, TxError>;
 }
 
 /// One counted event: its Unix time and, where distinct values are counted, the value (a keyed
@@ -183,6 +191,9 @@ enum Backend {
 pub struct Store {
     backend: Arc<Backend>,
     commit: GroupCommit,
+    /// Set when the outbound event feed is on: every transaction then adds an outbox event for
+    /// each transition and new decision it writes, and wakes the delivery worker once durable.
+    event_feed: Option<Arc<tokio::sync::Notify>>,
 }
 
 impl Store {
@@ -193,7 +204,19 @@ impl Store {
         Ok(Store {
             backend: Arc::new(Backend::Sled(sled)),
             commit: GroupCommit::start(flusher),
+            event_feed: None,
         })
+    }
+
+    /// This store with the outbound event feed on (see [`Store::event_signal`]).
+    pub fn with_event_feed(mut self) -> Store {
+        self.event_feed = Some(Arc::new(tokio::sync::Notify::new()));
+        self
+    }
+
+    /// Notified after a write that added outbox events is durable; None when the feed is off.
+    pub fn event_signal(&self) -> Option<Arc<tokio::sync::Notify>> {
+        self.event_feed.clone()
     }
 
     fn sled(&self) -> &SledBackend {
@@ -208,7 +231,33 @@ impl Store {
     where
         F: Fn(&dyn Tx) -> Result<R, TxError>,
     {
-        self.sled().transact(body)
+        let (result, added_events) = self.transact_reporting_events(body)?;
+        if added_events {
+            self.wake_event_worker();
+        }
+        Ok(result)
+    }
+
+    /// Runs the transaction (through the event-adding wrapper when the feed is on) and says
+    /// whether it added outbox events.
+    fn transact_reporting_events<R, F>(&self, body: F) -> Result<(R, bool), StoreError>
+    where
+        F: Fn(&dyn Tx) -> Result<R, TxError>,
+    {
+        if self.event_feed.is_none() {
+            return Ok((self.sled().transact(body)?, false));
+        }
+        let added = std::sync::atomic::AtomicBool::new(false);
+        let result = self
+            .sled()
+            .transact(|tx| body(&eventing::EventingTx::new(tx, &added)))?;
+        Ok((result, added.into_inner()))
+    }
+
+    fn wake_event_worker(&self) {
+        if let Some(signal) = &self.event_feed {
+            signal.notify_one();
+        }
     }
 
     /// Runs `body` atomically off the async workers, then waits until it is flushed to disk.
@@ -218,10 +267,15 @@ impl Store {
         R: Send + 'static,
     {
         let this = self.clone();
-        let result = tokio::task::spawn_blocking(move || this.transact_blocking(body))
-            .await
-            .map_err(|e| StoreError::Join(e.to_string()))??;
+        let (result, added_events) =
+            tokio::task::spawn_blocking(move || this.transact_reporting_events(body))
+                .await
+                .map_err(|e| StoreError::Join(e.to_string()))??;
         self.commit.flush().await?;
+        // Only now: an event must never reach a receiver before the change it reports is on disk.
+        if added_events {
+            self.wake_event_worker();
+        }
         Ok(result)
     }
 

@@ -13,12 +13,14 @@ use sled::{Db, Transactional, Tree};
 
 use super::sled_sync::SledSync;
 use super::{StoreError, Tx, TxError, TxErrorKind, VelocityEvent, SCHEMA_VERSION};
+use crate::domain::event::event_sequence;
 use crate::domain::{
-    AuditEntry, CardRecord, DecisionRecord, Enrollment, TokenRecord, Transition, TshOperation,
+    AuditEntry, CardRecord, DecisionRecord, Enrollment, EventStatus, OutboxEvent, TokenRecord,
+    Transition, TshOperation,
 };
 
 /// Tree names, in the order of the transaction's tree list.
-const TREES: [&str; 15] = [
+const TREES: [&str; 17] = [
     "issuercardrefid_card",
     "panfingerprint_issuercardrefid",
     "correlationid_enrollment",
@@ -34,6 +36,8 @@ const TREES: [&str; 15] = [
     "velocitykey_events",
     "correlationid_tshoperation",
     "auditid_auditentry",
+    "eventseq_event",
+    "pendingeventseq_empty",
 ];
 const CARDS: usize = 0;
 const PAN_INDEX: usize = 1;
@@ -50,6 +54,8 @@ const META: usize = 11;
 const VELOCITY: usize = 12;
 const TSH_OPERATIONS: usize = 13;
 const AUDIT: usize = 14;
+const EVENTS: usize = 15;
+const PENDING_EVENTS: usize = 16;
 
 /// Secondary indexes from some key to virtual card ids.
 #[derive(Debug, Clone, Copy)]
@@ -313,6 +319,39 @@ impl SledBackend {
     }
 }
 
+impl SledBackend {
+    pub fn event(&self, id: &str) -> Result<Option<OutboxEvent>, StoreError> {
+        match event_sequence(id) {
+            Some(seq) => self.get(EVENTS, &seq.to_be_bytes()),
+            None => Ok(None),
+        }
+    }
+
+    pub fn events_newest_first(&self) -> impl Iterator<Item = Result<OutboxEvent, StoreError>> {
+        self.trees[EVENTS].iter().rev().map(|entry| {
+            let (_, bytes) = entry.map_err(io)?;
+            decode(&bytes)
+        })
+    }
+
+    /// Pending events through their index, oldest first (or newest first with `newest_first`).
+    pub fn pending_events(
+        &self,
+        newest_first: bool,
+    ) -> Box<dyn Iterator<Item = Result<Option<OutboxEvent>, StoreError>> + '_> {
+        let keys = self.trees[PENDING_EVENTS].iter();
+        let lookup = move |entry: sled::Result<(sled::IVec, sled::IVec)>| {
+            let (key, _) = entry.map_err(io)?;
+            self.get(EVENTS, &key)
+        };
+        if newest_first {
+            Box::new(keys.rev().map(lookup))
+        } else {
+            Box::new(keys.map(lookup))
+        }
+    }
+}
+
 struct SledTx<'a> {
     trees: &'a [TransactionalTree],
 }
@@ -463,5 +502,24 @@ impl Tx for SledTx<'_> {
             return Err(TxError::abort("audit entries are append-only"));
         }
         self.put(AUDIT, &key, entry)
+    }
+
+    fn put_event(&self, event: &OutboxEvent) -> Result<(), TxError> {
+        let key = event_sequence(&event.id)
+            .ok_or_else(|| TxError::abort("event id must be evt- and 16 hex digits"))?
+            .to_be_bytes();
+        if event.status == EventStatus::Pending {
+            self.trees[PENDING_EVENTS].insert(&key, &[] as &[u8])?;
+        } else {
+            self.trees[PENDING_EVENTS].remove(&key)?;
+        }
+        self.put(EVENTS, &key, event)
+    }
+
+    fn event(&self, id: &str) -> Result<Option<OutboxEvent>, TxError> {
+        match event_sequence(id) {
+            Some(seq) => self.get(EVENTS, &seq.to_be_bytes()),
+            None => Ok(None),
+        }
     }
 }

@@ -184,3 +184,70 @@ async fn write_returns_after_the_data_is_flushed() {
     assert!(next > id, "ids are monotonic");
     assert!(store.is_healthy());
 }
+
+fn transition(vcid: &str, state: TokenState) -> Transition {
+    Transition {
+        virtual_card_id: vcid.to_owned(),
+        from_state: None,
+        state,
+        transition_type: "state.activated".to_owned(),
+        action: "ACTIVATE".to_owned(),
+        channel: "TOKEN_SERVICE_PROVIDER".to_owned(),
+        source: None,
+        reason_code: None,
+        reason: None,
+        correlation_id: "c".to_owned(),
+        created_time: "2026-01-01T00:00:00Z".to_owned(),
+    }
+}
+
+#[test]
+fn with_the_feed_on_each_transition_adds_an_outbox_event_in_the_same_transaction() {
+    use crate::domain::EventStatus;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_sled(dir.path()).unwrap().with_event_feed();
+    // Rolled back: neither the transition nor its event exists.
+    let aborted: Result<(), StoreError> = store.transact_blocking(|tx| {
+        tx.append_transition(&transition("VC1", TokenState::Active))?;
+        Err(TxError::abort("no"))
+    });
+    assert!(aborted.is_err());
+    assert_eq!(store.reader().events(all_page(), None).unwrap().count, 0);
+
+    store
+        .transact_blocking(|tx| {
+            tx.append_transition(&transition("VC1", TokenState::Active))?;
+            tx.append_transition(&transition("VC1", TokenState::Suspended))
+        })
+        .unwrap();
+    let pending = store.reader().pending_events(10).unwrap();
+    assert_eq!(pending.len(), 2);
+    assert!(pending[0].id < pending[1].id, "oldest first");
+    assert_eq!(pending[1].data["state"], "SUSPENDED");
+
+    // Delivery bookkeeping moves an event out of the pending index.
+    let mut delivered = pending[0].clone();
+    delivered.status = EventStatus::Delivered;
+    store
+        .transact_blocking(|tx| tx.put_event(&delivered))
+        .unwrap();
+    let reader = store.reader();
+    assert_eq!(reader.pending_events(10).unwrap().len(), 1);
+    let by_status = reader
+        .events(all_page(), Some(EventStatus::Delivered))
+        .unwrap();
+    assert_eq!(by_status.count, 1);
+    assert_eq!(
+        reader.event(&delivered.id).unwrap().unwrap().status,
+        EventStatus::Delivered
+    );
+    assert!(reader.event("evt-nonsense").unwrap().is_none());
+
+    // Without the feed, nothing is added.
+    let plain = tempfile::tempdir().unwrap();
+    let store = Store::open_sled(plain.path()).unwrap();
+    store
+        .transact_blocking(|tx| tx.append_transition(&transition("VC2", TokenState::Active)))
+        .unwrap();
+    assert_eq!(store.reader().events(all_page(), None).unwrap().count, 0);
+}

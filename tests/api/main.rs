@@ -9,6 +9,7 @@ mod cli;
 mod digitization;
 mod durability;
 mod eligibility;
+mod events;
 mod fixtures_replay;
 mod mock_tsh;
 mod notifications;
