@@ -193,6 +193,13 @@ async fn sighup_reloads_the_rules_of_a_running_service() {
         "SIGHUP did not reload the rules; log:\n{}",
         service.log_text()
     );
+    // The log is read by another thread: give the line a bounded moment to arrive.
+    for _ in 0..50 {
+        if service.log_text().contains("rules reloaded on SIGHUP") {
+            break;
+        }
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     assert!(service.log_text().contains("rules reloaded on SIGHUP"));
 }
 

@@ -412,10 +412,17 @@ async fn thales_async_create_notifies_the_callback_with_the_correlation_id() {
     assert_eq!(notification["errorCode"], "CARD_NOT_ELIGIBLE");
     assert!(notification.get("tokenId").is_none(), "{notification:?}");
 
-    let sent = d.get("/tsh-cof/notifications").await;
-    let sent = sent.body.as_array().unwrap().clone();
-    assert_eq!(sent.len(), 2, "{sent:?}");
-    assert!(sent.iter().all(|n| n["delivery"]["delivered"] == true));
+    // The sender records each delivery's outcome after the receiver answered: wait for both.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let sent = d.get("/tsh-cof/notifications").await;
+        let sent = sent.body.as_array().cloned().unwrap_or_default();
+        if sent.len() == 2 && sent.iter().all(|n| n["delivery"]["delivered"] == true) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{sent:?}");
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 // ------------------------------------------------------------------------ seed 001: Firstoken
