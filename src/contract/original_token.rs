@@ -17,6 +17,8 @@ pub struct OriginalTokenWire {
     pub requestor_id: Option<String>,
     pub reference_id: Option<String>,
     pub assurance_level: Option<String>,
+    /// Attributes that arrived as an object or an array (canonical field names): malformed.
+    pub wrong_type: Vec<&'static str>,
 }
 
 impl OriginalTokenWire {
@@ -40,18 +42,27 @@ pub fn extract(body: &Value) -> OriginalTokenWire {
             places.push(info);
         }
     }
-    let find = |key: &str| -> Option<String> {
-        places
-            .iter()
-            .find_map(|obj| get_ci(obj, key).and_then(value_as_string))
+    let mut wrong_type = Vec::new();
+    let mut find = |key: &'static str| -> Option<String> {
+        let value = places.iter().find_map(|obj| get_ci(obj, key))?;
+        if value.is_object() || value.is_array() {
+            wrong_type.push(key);
+            return None;
+        }
+        value_as_string(value)
             .map(|s| s.trim().to_owned())
             .filter(|s| !s.is_empty())
     };
+    let token = find("originalToken").map(Secret::new);
+    let requestor_id = find("originalTokenRequestorId");
+    let reference_id = find("originalTokenReferenceId");
+    let assurance_level = find("originalTokenAssuranceLevel");
     OriginalTokenWire {
-        token: find("originalToken").map(Secret::new),
-        requestor_id: find("originalTokenRequestorId"),
-        reference_id: find("originalTokenReferenceId"),
-        assurance_level: find("originalTokenAssuranceLevel"),
+        token,
+        requestor_id,
+        reference_id,
+        assurance_level,
+        wrong_type,
     }
 }
 
@@ -139,6 +150,18 @@ mod tests {
     fn top_level_wins_over_nested_objects() {
         let body = json!({"originalTokenReferenceID":"TOP","tokenRequestor":{"originalTokenReferenceID":"NESTED"}});
         assert_eq!(extract(&body).reference_id.as_deref(), Some("TOP"));
+    }
+
+    #[test]
+    fn objects_and_arrays_are_reported_as_the_wrong_type() {
+        let found = extract(
+            &json!({"originalToken": {"pan": "4895370012003478"}, "tokenRequestor": {"originalTokenReferenceID": ["R"]}}),
+        );
+        assert_eq!(
+            found.wrong_type,
+            vec!["originalToken", "originalTokenReferenceId"]
+        );
+        assert!(found.token.is_none());
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod decision;
 pub mod enrollment;
 pub mod event;
 pub mod idv;
+pub mod lineage;
 pub mod original_token;
 pub mod pan;
 pub mod secret;

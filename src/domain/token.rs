@@ -8,6 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::domain::decision::DecisionSummary;
+use crate::domain::lineage::OriginalDeath;
 use crate::domain::OriginalToken;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -150,6 +151,10 @@ pub struct TokenRecord {
     pub device_binding_reference: Option<String>,
     #[serde(default)]
     pub token_number: Option<TokenNumberInfo>,
+    /// The token's own reference id (from `tokenInfo`): how a later token-for-token request names
+    /// this token as its original (`originalTokenReferenceID`).
+    #[serde(default)]
+    pub token_reference_id: Option<String>,
     /// The enrolment this token came from, when known.
     #[serde(default)]
     pub correlation_id: Option<String>,
@@ -157,6 +162,13 @@ pub struct TokenRecord {
     pub decision: Option<DecisionSummary>,
     #[serde(default)]
     pub original_token: Option<OriginalToken>,
+    /// Lineage: the token this one was made from, set in the transaction that created this token
+    /// and never changed (see `domain::lineage` for why that rules out cycles).
+    #[serde(default)]
+    pub original_virtual_card_id: Option<String>,
+    /// Set by the `token_for_token.on_original_death` policy when an ancestor died.
+    #[serde(default)]
+    pub original_death: Option<OriginalDeath>,
     #[serde(default)]
     pub last_error: Option<TokenError>,
     /// Set the first time the token became ACTIVE; lets a late ACTIVATE be recognised.

@@ -7,8 +7,10 @@ use time::OffsetDateTime;
 
 use super::card_data::{open_authentication_value, open_card_info};
 use super::cards::effective_product;
-use super::facts::{digitization_facts, CardFacts, Cvv2Result};
-use super::{check_id, idv, original_token_record, velocity, CallContext, Refusal, Services};
+use super::facts::{digitization_facts, provenance_facts, CardFacts, Cvv2Result};
+use super::{
+    check_id, idv, lineage, original_token_record, velocity, CallContext, Refusal, Services,
+};
 use crate::contract::digitization::{RequestDigitizationRequest, RequestDigitizationResponse};
 use crate::contract::original_token;
 use crate::crypto::Fingerprinter;
@@ -103,7 +105,7 @@ pub async fn request(
         card.status.as_str().to_owned()
     };
     let product_id = effective_product(&card, &svc.settings.cards).map(str::to_owned);
-    let original = original_token_record(&svc.fingerprints, &original_token::extract(body));
+    let original = original_token_record(&svc.fingerprints, &original_token::extract(body))?;
     let now = OffsetDateTime::now_utc();
     let mut facts = digitization_facts(
         &request,
@@ -117,6 +119,11 @@ pub async fn request(
         original.as_ref(),
         now.hour(),
     );
+    if let Some(given) = &original {
+        if let Some(found) = lineage::provenance(&svc.store, Some(given)).await? {
+            provenance_facts(&mut facts, &found, given, &card.issuer_card_ref_id, now);
+        }
+    }
 
     // One snapshot of the rules (live + shadow) for the whole decision.
     let rules = svc.rules_pair();

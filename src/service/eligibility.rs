@@ -119,7 +119,7 @@ pub async fn check(
     };
 
     let capture_method = request.capture_method();
-    let original = original_token_record(&svc.fingerprints, &original_token::extract(body));
+    let original = original_token_record(&svc.fingerprints, &original_token::extract(body))?;
     let requestor = request.token_requestor.as_ref().map(|r| r.to_domain());
     let correlation_id = ctx.correlation_id.clone();
     let card_ref = card.issuer_card_ref_id.clone();

@@ -1,11 +1,14 @@
-//! Turns a digitization request (and the card it names) into the named facts the rules read.
+//! Turns a digitization request (and the card it names) into the named facts the rules read,
+//! and the provenance of an original token (token-for-token) into its facts.
 //! Fact names are the catalogue of `rules::facts`; values never include card data (the BIN is the
 //! only card-number-derived fact, and it is not sensitive on its own).
 
 use serde_json::{Map, Value};
+use time::OffsetDateTime;
 
 use crate::contract::digitization::RequestDigitizationRequest;
 use crate::contract::tolerant::{get_ci, value_as_bool, value_as_number, value_as_string};
+use crate::domain::lineage::{age_days, requestor_ids_agree, Provenance};
 use crate::domain::{CardRecord, OriginalToken};
 use crate::rules::Facts;
 
@@ -247,4 +250,41 @@ pub fn digitization_facts(
     }
     facts.set_num("time.hour_utc", f64::from(hour_utc));
     facts
+}
+
+/// The provenance facts of a request carrying original-token attributes (issue 10): what our own
+/// token records say about the original token. `card_ref` is the card being digitized.
+pub fn provenance_facts(
+    facts: &mut Facts,
+    provenance: &Provenance,
+    given: &OriginalToken,
+    card_ref: &str,
+    now: OffsetDateTime,
+) {
+    facts.set_bool("original_token.known", provenance.known);
+    facts.set_bool("original_token.consistent", provenance.consistent);
+    let Some(original) = &provenance.original else {
+        return;
+    };
+    facts.set_bool(
+        "original_token.same_card",
+        original.issuer_card_ref_id == card_ref,
+    );
+    facts.set_str("original_token.state", original.state.as_str());
+    if let Some(days) = age_days(&original.created_time, now) {
+        facts.set_num("original_token.age_days", days);
+    }
+    if let Some(wallet) = &original.wallet_provider_id {
+        facts.set_str("original_token.wallet_provider_id", wallet.trim());
+    }
+    let recorded = original
+        .token_requestor
+        .as_ref()
+        .and_then(|r| r.id.as_ref());
+    if let (Some(given), Some(recorded)) = (&given.token_requestor_id, recorded) {
+        facts.set_bool(
+            "original_token.requestor_matches",
+            requestor_ids_agree(given, recorded),
+        );
+    }
 }

@@ -108,7 +108,7 @@ pub async fn notify(
         return Err(Refusal::UnknownCard);
     }
 
-    let original = original_token_record(&svc.fingerprints, &original_token::extract(body));
+    let original = original_token_record(&svc.fingerprints, &original_token::extract(body))?;
     let token_info = original_token::token_info(body);
     let token_number = token_info
         .token_number
@@ -119,6 +119,14 @@ pub async fn notify(
             token_masked: t.masked(),
             token_last4: t.last4().to_owned(),
         });
+    // The token's own reference id: how a later token-for-token request names it as original.
+    let own_reference = check_id(
+        "tokenInfo.tokenReferenceId",
+        token_info.token_reference_id.as_deref(),
+        64,
+        false,
+    )?
+    .map(str::to_owned);
     drop(token_info);
     let dedupe = message_fingerprint(
         svc,
@@ -162,9 +170,12 @@ pub async fn notify(
                 is_primary: None,
                 device_binding_reference: None,
                 token_number: None,
+                token_reference_id: None,
                 correlation_id: enrollment.as_ref().map(|e| e.correlation_id.clone()),
                 decision: summary.clone(),
                 original_token: enrollment.as_ref().and_then(|e| e.original_token.clone()),
+                original_virtual_card_id: None,
+                original_death: None,
                 last_error: None,
                 activated_time: None,
                 created_time: now.clone(),
@@ -197,6 +208,7 @@ pub async fn notify(
                     &request.device_binding_reference,
                 );
                 set(&mut token.token_number, &token_number);
+                set(&mut token.token_reference_id, &own_reference);
                 if let Some(requestor) = &request.token_requestor {
                     token.token_requestor = Some(requestor.to_domain());
                 }
@@ -206,6 +218,9 @@ pub async fn notify(
                     Some(existing) => existing.merged_with(original),
                     None => original.clone(),
                 });
+            }
+            if existing.is_none() {
+                super::lineage::link_at_creation(tx, &mut token)?;
             }
             if token.decision.is_none() {
                 token.decision.clone_from(&summary);

@@ -12,6 +12,7 @@ pub mod events;
 pub mod facts;
 pub mod idv;
 pub mod lifecycle;
+pub mod lineage;
 pub mod otp;
 pub mod rules_state;
 pub mod staff_actions;
@@ -108,30 +109,68 @@ pub(crate) fn check_id<'a>(
     }
 }
 
-/// Fingerprints and masks an original token (token-for-token) for storage.
+/// Checks the original-token attributes (contract §4) and refuses malformed ones, naming the field
+/// and never the value: the token number must be 12 to 19 digits; identifiers are printable and
+/// bounded (tolerantly: the contract's 11-digit requestor id and 32-character reference id are
+/// accepted up to 32 and 64 characters, since they are only compared).
+pub(crate) fn check_original_token(
+    wire: &crate::contract::original_token::OriginalTokenWire,
+) -> Result<(), Refusal> {
+    if let Some(field) = wire.wrong_type.first() {
+        return Err(Refusal::InvalidParameter(format!(
+            "{field} must be a string"
+        )));
+    }
+    if let Some(token) = &wire.token {
+        if crate::domain::Pan::parse_token(token.expose()).is_err() {
+            return Err(Refusal::InvalidParameter(
+                "originalToken must be 12 to 19 digits".to_owned(),
+            ));
+        }
+    }
+    check_id(
+        "originalTokenRequestorId",
+        wire.requestor_id.as_deref(),
+        32,
+        false,
+    )?;
+    check_id(
+        "originalTokenReferenceID",
+        wire.reference_id.as_deref(),
+        64,
+        false,
+    )?;
+    check_id(
+        "originalTokenAssuranceLevel",
+        wire.assurance_level.as_deref(),
+        32,
+        false,
+    )?;
+    Ok(())
+}
+
+/// Checks ([`check_original_token`]), fingerprints and masks an original token (token-for-token)
+/// for storage. `Ok(None)` when the request carries no original-token attribute.
 pub(crate) fn original_token_record(
     fingerprints: &Fingerprinter,
     wire: &crate::contract::original_token::OriginalTokenWire,
-) -> Option<crate::domain::OriginalToken> {
+) -> Result<Option<crate::domain::OriginalToken>, Refusal> {
+    check_original_token(wire)?;
     if wire.is_empty() {
-        return None;
+        return Ok(None);
     }
     let token = wire
         .token
         .as_ref()
         .and_then(|t| crate::domain::Pan::parse_token(t.expose()).ok());
-    let clip = |s: &Option<String>, max: usize| -> Option<String> {
-        s.as_ref()
-            .map(|v| v.chars().filter(|c| !c.is_control()).take(max).collect())
-    };
-    Some(crate::domain::OriginalToken {
+    Ok(Some(crate::domain::OriginalToken {
         token_fingerprint: token
             .as_ref()
             .map(|t| fingerprints.fingerprint("token", t.expose().as_bytes())),
         token_masked: token.as_ref().map(|t| t.masked()),
         token_last4: token.as_ref().map(|t| t.last4().to_owned()),
-        token_requestor_id: clip(&wire.requestor_id, 32),
-        token_reference_id: clip(&wire.reference_id, 64),
-        assurance_level: clip(&wire.assurance_level, 32),
-    })
+        token_requestor_id: wire.requestor_id.clone(),
+        token_reference_id: wire.reference_id.clone(),
+        assurance_level: wire.assurance_level.clone(),
+    }))
 }

@@ -6,12 +6,14 @@ use serde_json::Value;
 
 use super::card_data::open_card_info;
 use super::digitization::decide;
+use super::facts::provenance_facts;
 use super::lifecycle::{message_fingerprint, CHANNEL_TSP};
 use super::{check_id, original_token_record, CallContext, Refusal, Services};
 use crate::contract::original_token;
 use crate::contract::standin::NotifyStandInRequest;
 use crate::domain::decision::StandInReview;
 use crate::domain::decision::{DecisionSummary, LevelOfTrust};
+use crate::domain::lineage::Provenance;
 use crate::domain::time::now_rfc3339;
 use crate::domain::token::transition_type;
 use crate::domain::{
@@ -86,7 +88,7 @@ pub async fn notify(
         .as_deref()
         .map(LevelOfTrust::from_network_value)
         .unwrap_or(LevelOfTrust::Unknown);
-    let original = original_token_record(&svc.fingerprints, &original_token::extract(body));
+    let original = original_token_record(&svc.fingerprints, &original_token::extract(body))?;
     let capture_method = request.capture_method();
     let dedupe = message_fingerprint(
         svc,
@@ -104,6 +106,11 @@ pub async fn notify(
                 .collect::<String>()
         })
         .unwrap_or_else(|| "network stand-in decision".to_owned());
+    // The facts this notification carries by itself, provenance of its original token included,
+    // are recorded with the network's decision (replay skips network decisions).
+    let provenance = super::lineage::provenance(&svc.store, original.as_ref()).await?;
+    let own_facts =
+        notification_facts(svc, &request, &card, original.as_ref(), provenance.as_ref());
     let template = DecisionRecord {
         decision_id: String::new(),
         correlation_id: ctx.correlation_id.clone(),
@@ -115,7 +122,7 @@ pub async fn notify(
         decided_by_rule: None,
         rules: Vec::new(),
         rules_version: None,
-        facts: crate::rules::Facts::new(),
+        facts: own_facts.clone(),
         idv_methods: Vec::new(),
         capture_method: capture_method.clone(),
         token_for_token: capture_method.as_deref() == Some("TOKEN"),
@@ -125,15 +132,7 @@ pub async fn notify(
         review: None,
         created_time: String::new(),
     };
-    let review = review(
-        svc,
-        &ctx.correlation_id,
-        &request,
-        &card,
-        original.as_ref(),
-        level,
-    )
-    .await?;
+    let review = review(svc, &ctx.correlation_id, &card, own_facts, level).await?;
     if review.mismatch {
         tracing::warn!(
             network = level.as_str(),
@@ -219,7 +218,7 @@ pub async fn notify(
                             correlation_id: decision.correlation_id.clone(),
                             created_time: now.clone(),
                         })?;
-                        TokenRecord {
+                        let mut created = TokenRecord {
                             virtual_card_id: vcid.clone(),
                             issuer_card_ref_id: card_ref.clone(),
                             state,
@@ -232,14 +231,20 @@ pub async fn notify(
                             is_primary: None,
                             device_binding_reference: None,
                             token_number: None,
+                            token_reference_id: None,
                             correlation_id: Some(decision.correlation_id.clone()),
                             decision: Some(summary),
                             original_token: enrollment.original_token.clone(),
+                            original_virtual_card_id: None,
+                            original_death: None,
                             last_error: None,
                             activated_time: None,
                             created_time: now.clone(),
                             last_modified_time: now.clone(),
-                        }
+                        };
+                        // A stand-in token-for-token is linked like any other.
+                        super::lineage::link_at_creation(tx, &mut created)?;
+                        created
                     }
                 };
                 tx.put_token(&token)?;
@@ -306,9 +311,8 @@ pub async fn suspend_after_mismatch(svc: &Services, virtual_card_id: String) {
 async fn review(
     svc: &Services,
     correlation_id: &str,
-    request: &NotifyStandInRequest,
     card: &CardRecord,
-    original: Option<&OriginalToken>,
+    own_facts: Facts,
     network: LevelOfTrust,
 ) -> Result<StandInReview, Refusal> {
     let cid = correlation_id.to_owned();
@@ -330,10 +334,7 @@ async fn review(
         .await?;
     let (facts, source) = match recorded {
         Some(facts) => (facts, "enrollment"),
-        None => (
-            notification_facts(svc, request, card, original),
-            "notification",
-        ),
+        None => (own_facts, "notification"),
     };
     let rules = svc.rules();
     let verdict = decide(&rules, &facts, card, &svc.fingerprints);
@@ -354,6 +355,7 @@ fn notification_facts(
     request: &NotifyStandInRequest,
     card: &CardRecord,
     original: Option<&OriginalToken>,
+    provenance: Option<&Provenance>,
 ) -> Facts {
     let mut facts = Facts::new();
     let capture = request.capture_method();
@@ -384,6 +386,10 @@ fn notification_facts(
         _ => {
             facts.set_bool("original_token.present", false);
         }
+    }
+    if let (Some(given), Some(found)) = (original, provenance) {
+        let now = time::OffsetDateTime::now_utc();
+        provenance_facts(&mut facts, found, given, &card.issuer_card_ref_id, now);
     }
     let status = if card.status.is_active() && card.exp.is_expired() {
         "EXPIRED".to_owned()

@@ -80,6 +80,15 @@ impl Tx for EventingTx<'_> {
     fn put_token(&self, token: &TokenRecord) -> Result<(), TxError> {
         self.inner.put_token(token)
     }
+    fn token_ids_by_reference(&self, reference_id: &str) -> Result<Vec<String>, TxError> {
+        self.inner.token_ids_by_reference(reference_id)
+    }
+    fn token_ids_by_number_fingerprint(&self, fingerprint: &str) -> Result<Vec<String>, TxError> {
+        self.inner.token_ids_by_number_fingerprint(fingerprint)
+    }
+    fn token_ids_made_from(&self, virtual_card_id: &str) -> Result<Vec<String>, TxError> {
+        self.inner.token_ids_made_from(virtual_card_id)
+    }
     fn mark_seen(&self, fingerprint: &str, at: &str) -> Result<bool, TxError> {
         self.inner.mark_seen(fingerprint, at)
     }

@@ -11,6 +11,7 @@ mod eventing;
 mod events;
 mod group_commit;
 mod lifecycle_ops;
+mod lineage_ops;
 mod sled_backend;
 mod sled_sync;
 
@@ -27,7 +28,8 @@ pub use group_commit::GroupCommit;
 pub use sled_backend::SledBackend;
 
 /// The schema this build reads and writes; stored under `meta/schema_version`.
-pub const SCHEMA_VERSION: u64 = 1;
+/// Version 2 added the lineage indexes (a version-1 store is migrated when opened).
+pub const SCHEMA_VERSION: u64 = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -69,7 +71,8 @@ impl TxError {
 }
 
 /// Typed operations available inside one atomic write. Index maintenance (tokens by card, by
-/// original token) is the backend's job, done in `put_token`.
+/// original token, by their own reference id and number fingerprint, by lineage parent, flagged
+/// orphans) is the backend's job, done in `put_token`.
 pub trait Tx {
     fn card(&self, issuer_card_ref_id: &str) -> Result<Option<CardRecord>, TxError>;
     fn card_ref_by_pan_fingerprint(&self, fingerprint: &str) -> Result<Option<String>, TxError>;
@@ -82,6 +85,12 @@ pub trait Tx {
     fn decision(&self, decision_id: &str) -> Result<Option<DecisionRecord>, TxError>;
     fn token(&self, virtual_card_id: &str) -> Result<Option<TokenRecord>, TxError>;
     fn put_token(&self, token: &TokenRecord) -> Result<(), TxError>;
+    /// Ids of the tokens whose own reference id (`TokenRecord::token_reference_id`) is this one.
+    fn token_ids_by_reference(&self, reference_id: &str) -> Result<Vec<String>, TxError>;
+    /// Ids of the tokens whose own number has this keyed fingerprint (`token_number`).
+    fn token_ids_by_number_fingerprint(&self, fingerprint: &str) -> Result<Vec<String>, TxError>;
+    /// Ids of the tokens linked to this one as their original (`original_virtual_card_id`).
+    fn token_ids_made_from(&self, virtual_card_id: &str) -> Result<Vec<String>, TxError>;
     fn append_transition(&self, transition: &Transition) -> Result<(), TxError>;
     /// Marks a message fingerprint as seen; returns true if it had been seen before.
     fn mark_seen(&self, fingerprint: &str, at: &str) -> Result<bool, TxError>;

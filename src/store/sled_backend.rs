@@ -20,7 +20,7 @@ use crate::domain::{
 };
 
 /// Tree names, in the order of the transaction's tree list.
-const TREES: [&str; 17] = [
+const TREES: [&str; 21] = [
     "issuercardrefid_card",
     "panfingerprint_issuercardrefid",
     "correlationid_enrollment",
@@ -38,6 +38,10 @@ const TREES: [&str; 17] = [
     "auditid_auditentry",
     "eventseq_event",
     "pendingeventseq_empty",
+    "tokenreferenceid_virtualcardids",
+    "tokenfingerprint_virtualcardids",
+    "originalvirtualcardid_virtualcardids",
+    "originaldeath_virtualcardid",
 ];
 const CARDS: usize = 0;
 const PAN_INDEX: usize = 1;
@@ -56,6 +60,32 @@ const TSH_OPERATIONS: usize = 13;
 const AUDIT: usize = 14;
 const EVENTS: usize = 15;
 const PENDING_EVENTS: usize = 16;
+/// Tokens by their own reference id / own number fingerprint, and lineage children by parent:
+/// one key per value holding a JSON list of virtual card ids, so a transaction can read them
+/// (sled transactions cannot scan a prefix).
+const TOKENS_BY_OWN_REF: usize = 17;
+const TOKENS_BY_OWN_FP: usize = 18;
+const TOKENS_BY_PARENT: usize = 19;
+/// Tokens flagged by the original-death policy (key: virtual card id, empty value).
+const ORPHANS: usize = 20;
+
+/// The list-valued indexes, kept in `put_token`.
+#[derive(Debug, Clone, Copy)]
+pub enum ListIndex {
+    OwnReference,
+    OwnFingerprint,
+    Parent,
+}
+
+impl ListIndex {
+    fn tree(self) -> usize {
+        match self {
+            ListIndex::OwnReference => TOKENS_BY_OWN_REF,
+            ListIndex::OwnFingerprint => TOKENS_BY_OWN_FP,
+            ListIndex::Parent => TOKENS_BY_PARENT,
+        }
+    }
+}
 
 /// Secondary indexes from some key to virtual card ids.
 #[derive(Debug, Clone, Copy)]
@@ -155,6 +185,9 @@ impl SledBackend {
         match meta.get(b"schema_version").map_err(io)? {
             Some(bytes) => {
                 let found: u64 = decode(&bytes)?;
+                if found == 1 {
+                    return self.migrate_from_v1();
+                }
                 if found != SCHEMA_VERSION {
                     return Err(StoreError::Schema {
                         found,
@@ -169,6 +202,26 @@ impl SledBackend {
                 self.flush()?;
             }
         }
+        Ok(())
+    }
+
+    /// Schema 1 → 2: the lineage indexes (tokens by own reference id and number fingerprint,
+    /// children by parent, orphans) did not exist; rewriting every token builds them.
+    fn migrate_from_v1(&self) -> Result<(), StoreError> {
+        let tokens: Vec<TokenRecord> = self.all_tokens().collect::<Result<_, _>>()?;
+        for token in &tokens {
+            self.transact(|tx| tx.put_token(token))?;
+        }
+        let bytes =
+            serde_json::to_vec(&SCHEMA_VERSION).map_err(|e| StoreError::Codec(e.to_string()))?;
+        self.trees[META]
+            .insert(b"schema_version", bytes)
+            .map_err(io)?;
+        self.db.flush().map_err(io)?;
+        tracing::info!(
+            tokens = tokens.len(),
+            "store migrated to schema 2 (lineage indexes)"
+        );
         Ok(())
     }
 
@@ -293,6 +346,22 @@ impl SledBackend {
             })
     }
 
+    /// The virtual card ids listed under `key` in a list-valued index.
+    pub fn list_index(&self, index: ListIndex, key: &str) -> Result<Vec<String>, StoreError> {
+        Ok(self.get(index.tree(), key.as_bytes())?.unwrap_or_default())
+    }
+
+    /// Tokens flagged by the original-death policy, by virtual card id.
+    pub fn orphans(&self) -> impl Iterator<Item = Result<TokenRecord, StoreError>> + '_ {
+        self.trees[ORPHANS].iter().filter_map(move |entry| {
+            let (k, _) = match entry {
+                Ok(kv) => kv,
+                Err(e) => return Some(Err(io(e))),
+            };
+            self.token(&String::from_utf8_lossy(&k)).transpose()
+        })
+    }
+
     pub fn transitions<'a>(
         &'a self,
         virtual_card_id: &str,
@@ -366,6 +435,73 @@ impl SledTx<'_> {
 
     fn put<T: Serialize>(&self, tree: usize, key: &[u8], value: &T) -> Result<(), TxError> {
         self.trees[tree].insert(key, encode(value)?)?;
+        Ok(())
+    }
+
+    fn list(&self, tree: usize, key: &str) -> Result<Vec<String>, TxError> {
+        Ok(self.get(tree, key.as_bytes())?.unwrap_or_default())
+    }
+
+    /// Adds (`present`) or removes `vcid` in the list under `key`; an empty list is removed.
+    fn set_in_list(
+        &self,
+        tree: usize,
+        key: &str,
+        vcid: &str,
+        present: bool,
+    ) -> Result<(), TxError> {
+        let mut ids = self.list(tree, key)?;
+        let had = ids.iter().any(|id| id == vcid);
+        match (present, had) {
+            (true, false) => ids.push(vcid.to_owned()),
+            (false, true) => ids.retain(|id| id != vcid),
+            _ => return Ok(()),
+        }
+        if ids.is_empty() {
+            self.trees[tree].remove(key.as_bytes())?;
+            Ok(())
+        } else {
+            self.put(tree, key.as_bytes(), &ids)
+        }
+    }
+
+    /// The list-valued index entries and the orphan flag of one token.
+    fn lineage_keys(token: &TokenRecord) -> Vec<(usize, String)> {
+        let mut keys = Vec::new();
+        if let Some(reference) = &token.token_reference_id {
+            keys.push((TOKENS_BY_OWN_REF, reference.clone()));
+        }
+        if let Some(number) = &token.token_number {
+            keys.push((TOKENS_BY_OWN_FP, number.token_fingerprint.clone()));
+        }
+        if let Some(parent) = &token.original_virtual_card_id {
+            keys.push((TOKENS_BY_PARENT, parent.clone()));
+        }
+        keys
+    }
+
+    fn update_lineage_indexes(
+        &self,
+        previous: Option<&TokenRecord>,
+        token: &TokenRecord,
+    ) -> Result<(), TxError> {
+        let vcid = token.virtual_card_id.as_str();
+        let new_keys = Self::lineage_keys(token);
+        if let Some(previous) = previous {
+            for (tree, key) in Self::lineage_keys(previous) {
+                if !new_keys.contains(&(tree, key.clone())) {
+                    self.set_in_list(tree, &key, vcid, false)?;
+                }
+            }
+        }
+        for (tree, key) in &new_keys {
+            self.set_in_list(*tree, key, vcid, true)?;
+        }
+        if token.original_death.is_some() {
+            self.trees[ORPHANS].insert(vcid.as_bytes(), &[] as &[u8])?;
+        } else if previous.is_some_and(|p| p.original_death.is_some()) {
+            self.trees[ORPHANS].remove(vcid.as_bytes())?;
+        }
         Ok(())
     }
 }
@@ -451,7 +587,20 @@ impl Tx for SledTx<'_> {
         for (tree, key) in new_keys {
             self.trees[tree].insert(key, &[] as &[u8])?;
         }
+        self.update_lineage_indexes(previous.as_ref(), token)?;
         self.put(TOKENS, vcid, token)
+    }
+
+    fn token_ids_by_reference(&self, reference_id: &str) -> Result<Vec<String>, TxError> {
+        self.list(TOKENS_BY_OWN_REF, reference_id)
+    }
+
+    fn token_ids_by_number_fingerprint(&self, fingerprint: &str) -> Result<Vec<String>, TxError> {
+        self.list(TOKENS_BY_OWN_FP, fingerprint)
+    }
+
+    fn token_ids_made_from(&self, virtual_card_id: &str) -> Result<Vec<String>, TxError> {
+        self.list(TOKENS_BY_PARENT, virtual_card_id)
     }
 
     fn append_transition(&self, transition: &Transition) -> Result<(), TxError> {

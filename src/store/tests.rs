@@ -17,12 +17,15 @@ fn token(vcid: &str, card: &str, original_ref: Option<&str>) -> TokenRecord {
         is_primary: None,
         device_binding_reference: None,
         token_number: None,
+        token_reference_id: None,
         correlation_id: None,
         decision: None,
         original_token: original_ref.map(|r| OriginalToken {
             token_reference_id: Some(r.to_owned()),
             ..Default::default()
         }),
+        original_virtual_card_id: None,
+        original_death: None,
         last_error: None,
         activated_time: None,
         created_time: "2026-01-01T00:00:00Z".to_owned(),
@@ -250,4 +253,110 @@ fn with_the_feed_on_each_transition_adds_an_outbox_event_in_the_same_transaction
         .transact_blocking(|tx| tx.append_transition(&transition("VC2", TokenState::Active)))
         .unwrap();
     assert_eq!(store.reader().events(all_page(), None).unwrap().count, 0);
+}
+
+#[test]
+fn tokens_are_found_by_their_own_reference_number_and_lineage_parent_inside_and_outside_a_transaction(
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_sled(dir.path()).unwrap();
+    let mut device = token("DEV", "CARD1", None);
+    device.token_reference_id = Some("OWN-REF".to_owned());
+    device.token_number = Some(crate::domain::token::TokenNumberInfo {
+        token_fingerprint: "FP-DEV".to_owned(),
+        token_masked: "489537******0001".to_owned(),
+        token_last4: "0001".to_owned(),
+    });
+    let mut cof = token("COF", "CARD1", Some("OWN-REF"));
+    cof.original_virtual_card_id = Some("DEV".to_owned());
+    store
+        .transact_blocking(|tx| {
+            tx.put_token(&device)?;
+            tx.put_token(&cof)
+        })
+        .unwrap();
+    let inside = store
+        .transact_blocking(|tx| {
+            Ok((
+                tx.token_ids_by_reference("OWN-REF")?,
+                tx.token_ids_by_number_fingerprint("FP-DEV")?,
+                tx.token_ids_made_from("DEV")?,
+            ))
+        })
+        .unwrap();
+    assert_eq!(
+        inside,
+        (
+            vec!["DEV".to_owned()],
+            vec!["DEV".to_owned()],
+            vec!["COF".to_owned()]
+        )
+    );
+    let reader = store.reader();
+    assert_eq!(reader.token_ids_by_reference("OWN-REF").unwrap(), ["DEV"]);
+    assert_eq!(
+        reader.token_ids_by_number_fingerprint("FP-DEV").unwrap(),
+        ["DEV"]
+    );
+    assert_eq!(reader.token_ids_made_from("DEV").unwrap(), ["COF"]);
+    assert!(reader.token_ids_by_reference("OWN").unwrap().is_empty());
+
+    // A changed reference id moves the index entry; a flag lists the token as an orphan.
+    device.token_reference_id = Some("NEW-REF".to_owned());
+    cof.original_death = Some(crate::domain::lineage::OriginalDeath {
+        original_virtual_card_id: "DEV".to_owned(),
+        original_state: TokenState::Deleted,
+        policy: crate::domain::lineage::OnOriginalDeath::Flag,
+        reason: "test".to_owned(),
+        correlation_id: "c".to_owned(),
+        created_time: "2026-01-01T00:00:00Z".to_owned(),
+    });
+    store
+        .transact_blocking(|tx| {
+            tx.put_token(&device)?;
+            tx.put_token(&cof)
+        })
+        .unwrap();
+    assert!(reader.token_ids_by_reference("OWN-REF").unwrap().is_empty());
+    assert_eq!(reader.token_ids_by_reference("NEW-REF").unwrap(), ["DEV"]);
+    let orphans = reader.orphans(all_page()).unwrap();
+    assert_eq!(orphans.data[0].virtual_card_id, "COF");
+    cof.original_death = None;
+    store.transact_blocking(|tx| tx.put_token(&cof)).unwrap();
+    assert_eq!(reader.orphans(all_page()).unwrap().count, 0);
+}
+
+#[test]
+fn a_schema_1_store_is_migrated_and_its_tokens_indexed() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open_sled(dir.path()).unwrap();
+        let mut device = token("DEV", "CARD1", None);
+        device.token_number = Some(crate::domain::token::TokenNumberInfo {
+            token_fingerprint: "FP-OLD".to_owned(),
+            token_masked: "489537******0001".to_owned(),
+            token_last4: "0001".to_owned(),
+        });
+        store.transact_blocking(|tx| tx.put_token(&device)).unwrap();
+        store.flush_blocking().unwrap();
+    }
+    {
+        // As written by schema 1: no lineage index, version 1.
+        let db = sled::open(dir.path()).unwrap();
+        db.drop_tree("tokenfingerprint_virtualcardids").unwrap();
+        let meta = db.open_tree("meta").unwrap();
+        meta.insert(b"schema_version", b"1".to_vec()).unwrap();
+        db.flush().unwrap();
+    }
+    let store = Store::open_sled(dir.path()).unwrap();
+    assert_eq!(
+        store
+            .reader()
+            .token_ids_by_number_fingerprint("FP-OLD")
+            .unwrap(),
+        ["DEV"]
+    );
+    drop(store);
+    let store = Store::open_sled(dir.path()).unwrap();
+    assert!(store.is_healthy());
 }

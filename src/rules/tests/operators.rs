@@ -214,13 +214,14 @@ fn explanations_are_one_human_line_about_the_facts() {
             "card.status is absent, so not ACTIVE → red",
         ),
         (
-            "token with assurance",
+            "token with assurance but unknown original",
             facts([
                 ("capture_method", text("TOKEN")),
                 ("original_token.assurance_level", text("HIGH")),
+                ("original_token.known", flag(false)),
             ]),
-            "token-for-token-assured",
-            "capture_method = TOKEN and original_token.assurance_level is present (HIGH) → green",
+            "token-for-token-original-unknown",
+            "capture_method = TOKEN and original_token.known = false → yellow",
         ),
         (
             "token without assurance, first failing part",

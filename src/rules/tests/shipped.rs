@@ -28,6 +28,35 @@ fn active_card<const N: usize>(extra: [(&str, FactValue); N]) -> Facts {
     facts
 }
 
+/// A token-for-token request whose original token is ours, on this card, active and assured,
+/// plus `extra`.
+fn t4t<const N: usize>(extra: [(&str, FactValue); N]) -> Facts {
+    let mut facts = active_card([
+        ("capture_method", text("TOKEN")),
+        ("original_token.present", flag(true)),
+        ("original_token.assurance_level", text("25")),
+        ("original_token.known", flag(true)),
+        ("original_token.consistent", flag(true)),
+        ("original_token.same_card", flag(true)),
+        ("original_token.state", text("ACTIVE")),
+    ]);
+    for (name, value) in extra {
+        facts.set(name, value);
+    }
+    facts
+}
+
+/// `facts` without the named facts.
+fn facts_without(facts: Facts, names: &[&str]) -> Facts {
+    let mut kept = Facts::new();
+    for (name, value) in facts.iter() {
+        if !names.contains(&name) {
+            kept.set(name.to_owned(), value.clone());
+        }
+    }
+    kept
+}
+
 /// (case, facts, expected outcome, expected deciding rule).
 #[rustfmt::skip]
 fn baseline_cases() -> Vec<(&'static str, Facts, Outcome, Option<&'static str>)> {
@@ -45,14 +74,24 @@ fn baseline_cases() -> Vec<(&'static str, Facts, Outcome, Option<&'static str>)>
         ("bank_app in lower case → green", active_card([("capture_method", text("bank_app"))]), Green, Some("trusted-capture-method")),
         ("no capture method → red by default", active_card([]), Red, None),
         ("unrecognised capture method → red by default", active_card([("capture_method", text("HOLOGRAM"))]), Red, None),
-        ("TOKEN with assurance level → green", active_card([("capture_method", text("TOKEN")), ("original_token.assurance_level", text("HIGH"))]), Green, Some("token-for-token-assured")),
-        ("TOKEN without assurance level → yellow", active_card([("capture_method", text("TOKEN"))]), Yellow, Some("token-for-token-unassured")),
-        ("TOKEN without assurance level, no step-up method → red", active_card([("capture_method", text("TOKEN")), ("card.has_stepup_method", flag(false))]), Red, Some("yellow-without-stepup")),
-        ("TOKEN without assurance level, step-up unknown → red", facts([("card.status", text("ACTIVE")), ("card.product_id", text("VISA-DEV")), ("capture_method", text("TOKEN"))]), Red, Some("yellow-without-stepup")),
+        ("TOKEN, original ours, same card, active, assured → green", t4t([]), Green, Some("token-for-token-provenance")),
+        ("TOKEN, original unknown to us → yellow", active_card([("capture_method", text("TOKEN")), ("original_token.assurance_level", text("25")), ("original_token.known", flag(false)), ("original_token.consistent", flag(true))]), Yellow, Some("token-for-token-original-unknown")),
+        ("TOKEN, provenance facts missing (recorded before issue 10) → yellow", active_card([("capture_method", text("TOKEN")), ("original_token.assurance_level", text("HIGH"))]), Yellow, Some("token-for-token-original-unknown")),
+        ("TOKEN, original unknown, cvvValidated → still yellow", active_card([("capture_method", text("TOKEN")), ("cvv_validated", flag(true)), ("original_token.known", flag(false))]), Yellow, Some("token-for-token-original-unknown")),
+        ("TOKEN, original on another card → red", t4t([("original_token.same_card", flag(false))]), Red, Some("original-token-other-card")),
+        ("TOKEN, original suspended → red", t4t([("original_token.state", text("SUSPENDED"))]), Red, Some("original-token-not-live")),
+        ("TOKEN, original deleted → red", t4t([("original_token.state", text("DELETED"))]), Red, Some("original-token-not-live")),
+        ("TOKEN, original still requested → yellow", t4t([("original_token.state", text("REQUESTED"))]), Yellow, Some("token-for-token-unproven")),
+        ("TOKEN, reference id and number disagree → red", facts_without(t4t([("original_token.consistent", flag(false))]), &["original_token.same_card", "original_token.state"]), Red, Some("original-token-inconsistent")),
+        ("BANK_APP carrying inconsistent original token attributes → red", active_card([("capture_method", text("BANK_APP")), ("original_token.known", flag(true)), ("original_token.consistent", flag(false))]), Red, Some("original-token-inconsistent")),
+        ("TOKEN, original good but no assurance level → yellow", facts_without(t4t([]), &["original_token.assurance_level"]), Yellow, Some("token-for-token-unassured")),
+        ("TOKEN without any original token attribute → yellow", active_card([("capture_method", text("TOKEN"))]), Yellow, Some("token-for-token-original-unknown")),
+        ("TOKEN unknown original, no step-up method → red", active_card([("capture_method", text("TOKEN")), ("card.has_stepup_method", flag(false))]), Red, Some("yellow-without-stepup")),
+        ("TOKEN unknown original, step-up unknown → red", facts([("card.status", text("ACTIVE")), ("card.product_id", text("VISA-DEV")), ("capture_method", text("TOKEN"))]), Red, Some("yellow-without-stepup")),
         ("green + device score 2 → yellow", active_card([("capture_method", text("BANK_APP")), ("scoring.device_score", num(2.0))]), Yellow, Some("low-wallet-score")),
         ("green + device score 3 → green", active_card([("capture_method", text("BANK_APP")), ("scoring.device_score", num(3.0))]), Green, Some("trusted-capture-method")),
         ("green + account score 1 and no step-up → red", active_card([("capture_method", text("BANK_APP")), ("scoring.account_score", num(1.0)), ("card.has_stepup_method", flag(false))]), Red, Some("yellow-without-stepup")),
-        ("TOKEN assured + device score 1 → yellow", active_card([("capture_method", text("TOKEN")), ("original_token.assurance_level", text("HIGH")), ("scoring.device_score", num(1.0))]), Yellow, Some("low-wallet-score")),
+        ("TOKEN proven + device score 1 → yellow", t4t([("scoring.device_score", num(1.0))]), Yellow, Some("low-wallet-score")),
         ("red stays red with a low score", active_card([("capture_method", text("CAMERA")), ("scoring.device_score", num(1.0))]), Red, Some("untrusted-capture-method")),
         ("suspended card → red", active_card([("capture_method", text("BANK_APP")), ("card.status", text("SUSPENDED"))]), Red, Some("card-not-active")),
         ("card status missing → red", facts([("capture_method", text("BANK_APP")), ("card.has_stepup_method", flag(true))]), Red, Some("card-not-active")),
@@ -137,6 +176,26 @@ fn the_shipped_trace_tells_the_story() {
         vec![
             ("cvv2-invalid", false, "no effect: condition not met"),
             (
+                "token-for-token-provenance",
+                false,
+                "no effect: condition not met"
+            ),
+            (
+                "token-for-token-original-unknown",
+                false,
+                "no effect: condition not met"
+            ),
+            (
+                "token-for-token-unassured",
+                false,
+                "no effect: condition not met"
+            ),
+            (
+                "token-for-token-unproven",
+                false,
+                "no effect: condition not met"
+            ),
+            (
                 "cvv-validated-by-tsp",
                 false,
                 "no effect: depends on a missing fact"
@@ -144,19 +203,24 @@ fn the_shipped_trace_tells_the_story() {
             ("cvv2-valid", false, "no effect: depends on a missing fact"),
             ("trusted-capture-method", true, "set green"),
             (
-                "token-for-token-assured",
-                false,
-                "skipped: outcome already decided"
-            ),
-            (
-                "token-for-token-unassured",
-                false,
-                "skipped: outcome already decided"
-            ),
-            (
                 "untrusted-capture-method",
                 false,
                 "skipped: outcome already decided"
+            ),
+            (
+                "original-token-inconsistent",
+                false,
+                "no effect: condition not met"
+            ),
+            (
+                "original-token-other-card",
+                false,
+                "no effect: condition not met"
+            ),
+            (
+                "original-token-not-live",
+                false,
+                "no effect: condition not met"
             ),
             ("card-not-active", false, "no effect: condition not met"),
             ("no-card-product", false, "no effect: condition not met"),
@@ -199,10 +263,10 @@ fn describe_lists_every_rule_with_its_condition() {
         );
     }
     for fragment in [
-        "rules version shipped: 12 rule(s), 7 decide, 5 adjust",
+        "rules version shipped: 17 rule(s), 9 decide, 8 adjust",
         "decide stage: the first matching rule sets the outcome",
         "when capture_method in [\"BANK_APP\", \"ON_FILE\"]",
-        "when capture_method = \"TOKEN\" and original_token.assurance_level is present",
+        "when capture_method = \"TOKEN\" and original_token.assurance_level is absent",
         "when scoring.device_score between 1 and 2 or scoring.account_score between 1 and 2",
         "yellow-without-stepup → red, only when the outcome is yellow",
         "when card.has_stepup_method ≠ true",
@@ -213,7 +277,7 @@ fn describe_lists_every_rule_with_its_condition() {
             "listing lacks {fragment:?}:\n{listing}"
         );
     }
-    assert_eq!(set.len(), 12);
+    assert_eq!(set.len(), 17);
     assert_eq!(set.version(), "shipped");
 }
 
