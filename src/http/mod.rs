@@ -12,6 +12,7 @@ pub mod staff;
 pub mod staff_actions;
 pub mod staff_auth;
 pub mod staff_events;
+pub mod staff_lineage;
 pub mod staff_rules;
 pub mod staff_views;
 

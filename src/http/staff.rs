@@ -38,7 +38,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/decisions/{decision_id}", web::get().to(get_decision))
         .configure(super::staff_rules::configure)
         .configure(super::staff_actions::configure)
-        .configure(super::staff_events::configure);
+        .configure(super::staff_events::configure)
+        .configure(super::staff_lineage::configure);
 }
 
 /// Staff roles; `Operator` can do everything `Viewer` can.

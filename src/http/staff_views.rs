@@ -4,12 +4,14 @@
 use serde::Serialize;
 
 use crate::domain::decision::{DecisionSummary, LevelOfTrust, ShadowOutcome, StandInReview};
+use crate::domain::lineage::OriginalDeath;
 use crate::domain::token::TokenError;
 use crate::domain::{
     DecidedBy, DecisionRecord, EligibilityRecord, Enrollment, IdvMethod, NotificationRef,
     OriginalToken, OtpSendRecord, TokenRecord, TokenRequestorInfo,
 };
 use crate::rules::TraceEntry;
+use crate::service::lineage::Lineage;
 
 #[derive(Debug, Serialize)]
 pub struct OriginalTokenView {
@@ -66,6 +68,8 @@ pub struct TokenView {
     pub token_for_token: bool,
     pub token_masked: Option<String>,
     pub token_last4: Option<String>,
+    /// The token's own reference id (what a token-for-token request names it by).
+    pub token_reference_id: Option<String>,
     pub token_storage_id: Option<String>,
     pub wallet_card_ref_id: Option<String>,
     pub wallet_virtual_card_id: Option<String>,
@@ -74,9 +78,86 @@ pub struct TokenView {
     pub correlation_id: Option<String>,
     pub decision: Option<TokenDecisionView>,
     pub original_token: Option<OriginalTokenView>,
+    /// Lineage: the token this one was made from (token-for-token), when it is one of ours.
+    pub original_virtual_card_id: Option<String>,
+    /// Set when an ancestor was suspended or deleted (`token_for_token.on_original_death`).
+    pub original_death: Option<OriginalDeathView>,
     pub last_error: Option<TokenError>,
     pub created_time: String,
     pub last_modified_time: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct OriginalDeathView {
+    pub original_virtual_card_id: String,
+    pub original_state: &'static str,
+    pub policy: &'static str,
+    pub reason: String,
+    pub correlation_id: String,
+    pub created_time: String,
+}
+
+impl From<&OriginalDeath> for OriginalDeathView {
+    fn from(d: &OriginalDeath) -> Self {
+        OriginalDeathView {
+            original_virtual_card_id: d.original_virtual_card_id.clone(),
+            original_state: d.original_state.as_str(),
+            policy: d.policy.as_str(),
+            reason: d.reason.clone(),
+            correlation_id: d.correlation_id.clone(),
+            created_time: d.created_time.clone(),
+        }
+    }
+}
+
+/// One token of a lineage: its generation relative to the token asked about (-1 its original,
+/// -2 the original's original, 1 a token made from it, …) and the token as listed elsewhere.
+#[derive(Debug, Serialize)]
+pub struct LineageTokenView {
+    pub generation: i64,
+    #[serde(flatten)]
+    pub token: TokenView,
+}
+
+/// `GET /api/v1/tokens/{virtual_card_id}/lineage`.
+#[derive(Debug, Serialize)]
+pub struct LineageView {
+    pub virtual_card_id: String,
+    pub token: TokenView,
+    /// Nearest first: the original, then its original, …
+    pub ancestors: Vec<LineageTokenView>,
+    /// Breadth first; each names its parent in `original_virtual_card_id`.
+    pub descendants: Vec<LineageTokenView>,
+    /// True when a bound (64 ancestors, 1000 descendants) cut the lists short.
+    pub is_truncated: bool,
+}
+
+impl From<&Lineage> for LineageView {
+    fn from(l: &Lineage) -> Self {
+        let generation = |g: usize| i64::try_from(g).unwrap_or(i64::MAX);
+        LineageView {
+            virtual_card_id: l.token.virtual_card_id.clone(),
+            token: TokenView::from(&l.token),
+            ancestors: l
+                .ancestors
+                .iter()
+                .enumerate()
+                .map(|(i, t)| LineageTokenView {
+                    generation: -generation(i + 1),
+                    token: TokenView::from(t),
+                })
+                .collect(),
+            descendants: l
+                .descendants
+                .iter()
+                .map(|(t, g)| LineageTokenView {
+                    generation: generation(*g),
+                    token: TokenView::from(t),
+                })
+                .collect(),
+            is_truncated: l.truncated,
+        }
+    }
 }
 
 impl From<&TokenRecord> for TokenView {
@@ -91,6 +172,7 @@ impl From<&TokenRecord> for TokenView {
             token_for_token: t.capture_method.as_deref() == Some("TOKEN"),
             token_masked: t.token_number.as_ref().map(|n| n.token_masked.clone()),
             token_last4: t.token_number.as_ref().map(|n| n.token_last4.clone()),
+            token_reference_id: t.token_reference_id.clone(),
             token_storage_id: t.token_storage_id.clone(),
             wallet_card_ref_id: t.wallet_card_ref_id.clone(),
             wallet_virtual_card_id: t.wallet_virtual_card_id.clone(),
@@ -99,6 +181,8 @@ impl From<&TokenRecord> for TokenView {
             correlation_id: t.correlation_id.clone(),
             decision: t.decision.as_ref().map(TokenDecisionView::from),
             original_token: t.original_token.as_ref().map(OriginalTokenView::from),
+            original_virtual_card_id: t.original_virtual_card_id.clone(),
+            original_death: t.original_death.as_ref().map(OriginalDeathView::from),
             last_error: t.last_error.clone(),
             created_time: t.created_time.clone(),
             last_modified_time: t.last_modified_time.clone(),

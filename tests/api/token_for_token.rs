@@ -448,3 +448,196 @@ async fn replay_shows_what_the_provenance_rules_change_on_recorded_traffic() {
     let human = tsh_issuer::replay::render(&report);
     assert!(human.contains("unchanged 1, changed 3"), "{human}");
 }
+
+/// A card-on-file token made by token-for-token from the token named by `original_ref` /
+/// `original_number`: the digitization, then TSH's ACTIVATE carrying the new token's own
+/// reference id and number. Returns the decision's colour.
+pub async fn make_cof_token(
+    app: &TestApp,
+    card: &str,
+    (original_ref, original_number): (&str, &str),
+    (vcid, own_ref, own_number): (&str, &str, &str),
+) -> String {
+    let correlation = cid("cof");
+    let mut body = digitization_body(
+        app,
+        PAN_FULL,
+        "TOKEN",
+        original_attributes(Some(original_ref), Some(original_number)),
+    );
+    body["walletProviderId"] = json!("VISA_MERCHANT");
+    let decision = app
+        .call("requestCardDigitization", &correlation, &body)
+        .await;
+    let activation = json!({"issuerCardRefId": card, "virtualCardId": vcid, "walletProviderId": "VISA_MERCHANT",
+        "action": "ACTIVATE", "source": "TSP", "tokenRequestor": {"id": "40000000083", "name": "Merchant COF"},
+        "tokenInfo": {"tokenReferenceId": own_ref, "tokenPan": own_number,
+            "originalTokenReferenceID": original_ref, "originalToken": original_number}});
+    let reply = app
+        .call("notifyVirtualCardChange", &correlation, &activation)
+        .await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    decision.body["levelOfTrust"]
+        .as_str()
+        .unwrap_or("?")
+        .to_owned()
+}
+
+fn ids_and_generations(list: &Value) -> Vec<(String, i64)> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["virtual_card_id"].as_str().unwrap().to_owned(),
+                t["generation"].as_i64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[actix_web::test]
+async fn the_lineage_of_a_chain_device_cof_cof_is_returned_in_depth_both_ways() {
+    let app = spawn_app().await;
+    let card = card_ref(&app, PAN_FULL).await;
+    let device = ("REF-DEVICE", "4895370012001001");
+    let cof1 = ("REF-COF-1", "4895370012001002");
+    provision_device_token(&app, &card, "VC-device", device.0, device.1).await;
+    let first = make_cof_token(&app, &card, device, ("VC-cof-1", cof1.0, cof1.1)).await;
+    let second = make_cof_token(
+        &app,
+        &card,
+        cof1,
+        ("VC-cof-2", "REF-COF-2", "4895370012001003"),
+    )
+    .await;
+    let sibling = make_cof_token(
+        &app,
+        &card,
+        device,
+        ("VC-cof-1b", "REF-COF-1B", "4895370012001004"),
+    )
+    .await;
+    assert_eq!(
+        (first.as_str(), second.as_str(), sibling.as_str()),
+        ("green", "green", "green")
+    );
+
+    let of_device = app.staff_get("/api/v1/tokens/VC-device/lineage").await;
+    assert_eq!(of_device.status, 200, "{:?}", of_device.body);
+    assert_eq!(of_device.body["virtual_card_id"], "VC-device");
+    assert_eq!(of_device.body["ancestors"], json!([]));
+    assert_eq!(
+        ids_and_generations(&of_device.body["descendants"]),
+        [
+            ("VC-cof-1".to_owned(), 1),
+            ("VC-cof-1b".to_owned(), 1),
+            ("VC-cof-2".to_owned(), 2)
+        ]
+    );
+    assert_eq!(
+        of_device.body["descendants"][2]["original_virtual_card_id"],
+        "VC-cof-1"
+    );
+    assert_eq!(of_device.body["is_truncated"], false);
+
+    let of_middle = app.staff_get("/api/v1/tokens/VC-cof-1/lineage").await;
+    assert_eq!(
+        ids_and_generations(&of_middle.body["ancestors"]),
+        [("VC-device".to_owned(), -1)]
+    );
+    assert_eq!(
+        ids_and_generations(&of_middle.body["descendants"]),
+        [("VC-cof-2".to_owned(), 1)]
+    );
+    assert_eq!(
+        of_middle.body["token"]["original_virtual_card_id"],
+        "VC-device"
+    );
+    assert_eq!(of_middle.body["token"]["token_reference_id"], "REF-COF-1");
+
+    let of_leaf = app.staff_get("/api/v1/tokens/VC-cof-2/lineage").await;
+    assert_eq!(
+        ids_and_generations(&of_leaf.body["ancestors"]),
+        [("VC-cof-1".to_owned(), -1), ("VC-device".to_owned(), -2)]
+    );
+    assert_eq!(of_leaf.body["descendants"], json!([]));
+    for number in [device.1, cof1.1, "4895370012001003"] {
+        assert!(!of_device.body.to_string().contains(number));
+        assert!(!of_leaf.body.to_string().contains(number));
+    }
+}
+
+#[actix_web::test]
+async fn a_stand_in_token_for_token_is_linked_like_any_other() {
+    let app = spawn_app().await;
+    let card = card_ref(&app, PAN_FULL).await;
+    provision_device_token(&app, &card, "VC-dev-sl", "REF-DEV-SL", ORIGINAL_TOKEN).await;
+    let mut body = json!({"issuerCardRefId": card, "virtualCardId": "VC-cof-standin", "walletProviderId": "VISA_MERCHANT",
+        "standInDecision": "APPROVED", "captureMethod": "TOKEN"});
+    for (k, v) in original_attributes(Some("REF-DEV-SL"), Some(ORIGINAL_TOKEN))
+        .as_object()
+        .unwrap()
+    {
+        body[k] = v.clone();
+    }
+    let reply = app.call("notifyStandInProcess", &cid("sl"), &body).await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    let lineage = app.staff_get("/api/v1/tokens/VC-dev-sl/lineage").await;
+    assert_eq!(
+        ids_and_generations(&lineage.body["descendants"]),
+        [("VC-cof-standin".to_owned(), 1)]
+    );
+    assert_eq!(
+        lineage.body["descendants"][0]["decision"]["decided_by"],
+        "network"
+    );
+}
+
+#[actix_web::test]
+async fn a_later_notification_cannot_relink_a_token_so_a_lineage_has_no_cycle() {
+    let app = spawn_app().await;
+    let card = card_ref(&app, PAN_FULL).await;
+    provision_device_token(&app, &card, "VC-dev-c", "REF-DEV-C", "4895370012002001").await;
+    make_cof_token(
+        &app,
+        &card,
+        ("REF-DEV-C", "4895370012002001"),
+        ("VC-cof-c", "REF-COF-C", "4895370012002002"),
+    )
+    .await;
+    // The device token's next notification claims the COF token as its original: recorded as
+    // an attribute, but the device token's lineage link was fixed when it was created.
+    let update = json!({"issuerCardRefId": card, "virtualCardId": "VC-dev-c", "walletProviderId": "APPLE_PAY",
+        "action": "UPDATE", "originalTokenReferenceID": "REF-COF-C"});
+    assert_eq!(
+        app.call("notifyVirtualCardChange", &cid("relink"), &update)
+            .await
+            .status,
+        200
+    );
+    let of_cof = app.staff_get("/api/v1/tokens/VC-cof-c/lineage").await;
+    assert_eq!(
+        ids_and_generations(&of_cof.body["ancestors"]),
+        [("VC-dev-c".to_owned(), -1)]
+    );
+    assert_eq!(of_cof.body["descendants"], json!([]));
+    assert_eq!(of_cof.body["is_truncated"], false);
+    let device = app.staff_get("/api/v1/tokens/VC-dev-c").await;
+    assert_eq!(device.body["original_virtual_card_id"], Value::Null);
+}
+
+#[actix_web::test]
+async fn the_lineage_of_an_unknown_token_is_404_and_needs_a_staff_token() {
+    let app = spawn_app().await;
+    let reply = app.staff_get("/api/v1/tokens/VC-nobody/lineage").await;
+    assert_eq!(reply.status, 404);
+    assert_eq!(reply.body["error_code"], "not_found");
+    let anonymous = app
+        .client
+        .get(format!("{}/api/v1/tokens/VC-nobody/lineage", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status().as_u16(), 401);
+}

@@ -1,0 +1,37 @@
+//! Staff routes of token-for-token lineage (issue 10):
+//!
+//! - `GET /api/v1/tokens/{virtual_card_id}/lineage` — the token, its ancestors (its original, the
+//!   original's original, …) and every descendant (viewer).
+//!
+//! Handlers authenticate and answer; `service::lineage` walks the lineage.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use super::error::staff_error;
+use super::staff::{authorize, internal, Role};
+use super::staff_views::LineageView;
+use crate::service::lineage;
+use crate::service::Services;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route(
+        "/tokens/{virtual_card_id}/lineage",
+        web::get().to(token_lineage),
+    );
+}
+
+async fn token_lineage(
+    req: HttpRequest,
+    path: web::Path<String>,
+    svc: web::Data<Services>,
+) -> HttpResponse {
+    if let Err(r) = authorize(&req, &svc, Role::Viewer) {
+        return *r;
+    }
+    match lineage::lineage_of(&svc.store, &path.into_inner()).await {
+        Ok(Some(found)) => HttpResponse::Ok().json(LineageView::from(&found)),
+        Ok(None) => staff_error(StatusCode::NOT_FOUND, "not_found", "token not found"),
+        Err(e) => internal(e),
+    }
+}
