@@ -59,6 +59,18 @@ fn ok_json<T: Serialize>(value: &T, correlation_id: &str) -> HttpResponse {
         .json(value)
 }
 
+/// An operation name that cannot even be read (bad percent-encoding): an unknown operation, in
+/// the contract's error shape like every other 404 here.
+pub fn path_error(err: actix_web::error::PathError, _req: &HttpRequest) -> actix_web::Error {
+    let response = CallbackError::new(
+        StatusCode::NOT_FOUND,
+        ResponseCode::InvalidParameter,
+        "unknown operation",
+    )
+    .response();
+    actix_web::error::InternalError::from_response(err, response).into()
+}
+
 pub async fn method_not_allowed() -> HttpResponse {
     CallbackError::new(
         StatusCode::METHOD_NOT_ALLOWED,
