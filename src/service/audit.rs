@@ -102,15 +102,12 @@ pub fn redact_card_numbers(text: &str) -> String {
 fn number_group_end(chars: &[char], start: usize) -> usize {
     let mut end = start;
     while end < chars.len() {
-        if chars[end].is_ascii_digit() {
-            end += 1;
-        } else if matches!(chars[end], ' ' | '-')
-            && chars.get(end + 1).is_some_and(char::is_ascii_digit)
-        {
-            end += 1;
-        } else {
+        let separator_before_digit =
+            matches!(chars[end], ' ' | '-') && chars.get(end + 1).is_some_and(char::is_ascii_digit);
+        if !chars[end].is_ascii_digit() && !separator_before_digit {
             break;
         }
+        end += 1;
     }
     end
 }
