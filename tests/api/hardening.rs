@@ -180,6 +180,11 @@ async fn a_viewers_refused_writes_are_audited() {
             "card.upsert",
         ),
         ("/api/v1/rules/reload".to_owned(), json!({}), "rules.reload"),
+        (
+            "/api/v1/events/0000000000000001/resend".to_owned(),
+            json!({}),
+            "event.resend",
+        ),
     ];
     for (path, body, _) in &writes {
         let reply = app.post_as(VIEWER_TOKEN, path, body).await;
