@@ -193,6 +193,11 @@ async fn run(
                 ResponseCode::InvalidParameter,
                 "request body could not be read",
             ),
+            BodyReadError::TimedOut => CallbackError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                ResponseCode::InvalidParameter,
+                "request body not received in time",
+            ),
         })?;
     let body = parse_object(&bytes)
         .map_err(|e| CallbackError::bad_request(ResponseCode::InvalidParameter, e.0))?;

@@ -272,12 +272,9 @@ async fn upsert_card_unaudited(
     }
     let bytes = match read_limited(&req, payload, svc.settings.server.max_body_bytes).await {
         Ok(b) => zeroize::Zeroizing::new(b.to_vec()),
-        Err(_) => {
-            return staff_error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body_too_large",
-                "request body is too large",
-            )
+        Err(e) => {
+            let (status, code, message) = e.staff_answer();
+            return staff_error(status, code, message);
         }
     };
     let input: CardInput = match parse_object(&bytes).and_then(|v| typed(&v)) {

@@ -169,11 +169,10 @@ async fn read_object(
         ))
     } else {
         match read_limited(req, payload, svc.settings.server.max_body_bytes).await {
-            Err(_) => Err(refused(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body_too_large",
-                "request body is too large".to_owned(),
-            )),
+            Err(e) => {
+                let (status, code, message) = e.staff_answer();
+                Err(refused(status, code, message.to_owned()))
+            }
             Ok(bytes) if allow_empty && bytes.iter().all(u8::is_ascii_whitespace) => Ok(Map::new()),
             Ok(bytes) => {
                 let bytes = zeroize::Zeroizing::new(bytes.to_vec());

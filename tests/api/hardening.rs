@@ -293,3 +293,153 @@ async fn each_staff_request_leaves_one_log_line_without_its_path_values_or_body(
     }
     assert_no_pan("the log", &log);
 }
+
+/// Sends a request head announcing 1000 bytes of body, then only 10, and reads what comes back
+/// until the service closes the connection (bounded: a hung connection fails the test).
+async fn stall_body(address: &str, head: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let host = address.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(host).await.unwrap();
+    let request = format!("{head}Host: {host}\r\nContent-Length: 1000\r\n\r\n{{\"a\": \"12");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        stream.read_to_end(&mut answer),
+    )
+    .await;
+    assert!(
+        read.is_ok(),
+        "the connection was still open after 20 s; got {:?}",
+        String::from_utf8_lossy(&answer)
+    );
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[actix_web::test]
+async fn a_stalled_request_body_is_answered_408_and_the_connection_closed() {
+    let app = spawn_app_with(&[("server.request_timeout_ms", "1000")]).await;
+    let callback = format!(
+        "POST {PREFIX}/checkCardEligibility HTTP/1.1\r\nx-correlation-id: slow-1\r\nx-issuer-id: {ISSUER_ID}\r\ncontent-type: application/json\r\n"
+    );
+    let answer = stall_body(&app.address, &callback).await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("\"responseCode\":111"), "{answer}");
+    let staff = format!("POST /api/v1/cards HTTP/1.1\r\nauthorization: Bearer {STAFF_TOKEN}\r\ncontent-type: application/json\r\n");
+    let answer = stall_body(&app.address, &staff).await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("request_timeout"), "{answer}");
+    // A route that never reads its body still lets the connection go.
+    let answer = stall_body(&app.address, "GET /health/live HTTP/1.1\r\n").await;
+    assert!(answer.starts_with("HTTP/1.1 "), "{answer}");
+}
+
+#[actix_web::test]
+async fn get_idnv_method_list_with_an_unknown_virtual_card_id_is_119() {
+    let app = spawn_app().await;
+    let card = card_ref(&app, PAN_FULL).await;
+    let known = "VC-idnv-known";
+    let reply = app
+        .call(
+            "notifyVirtualCardChange",
+            &cid("idnv"),
+            &notification(&card, known, "ACTIVATE"),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    let unknown = app
+        .call(
+            "getIDnVMethodList",
+            &cid("idnv"),
+            &json!({"virtualCardId": "VC-nobody-knows"}),
+        )
+        .await;
+    assert_eq!(
+        (unknown.status, unknown.code()),
+        (400, Some(119)),
+        "{:?}",
+        unknown.body
+    );
+    let unknown_with_card = app
+        .call(
+            "getIDnVMethodList",
+            &cid("idnv"),
+            &json!({"issuerCardRefId": card, "virtualCardId": "VC-nobody-knows"}),
+        )
+        .await;
+    assert_eq!(
+        unknown_with_card.code(),
+        Some(119),
+        "{:?}",
+        unknown_with_card.body
+    );
+    let found = app
+        .call(
+            "getIDnVMethodList",
+            &cid("idnv"),
+            &json!({"virtualCardId": known}),
+        )
+        .await;
+    assert_eq!(found.status, 200, "{:?}", found.body);
+    assert!(!found.body["idvMethodList"].as_array().unwrap().is_empty());
+}
+
+#[actix_web::test]
+async fn a_notification_naming_a_token_under_another_card_is_119_and_changes_nothing_except_update()
+{
+    let app = spawn_app().await;
+    let card = card_ref(&app, PAN_FULL).await;
+    let other = card_ref(&app, PAN_PHONE_ONLY).await;
+    let vcid = "VC-cross-card";
+    let reply = app
+        .call(
+            "notifyVirtualCardChange",
+            &cid("cross"),
+            &notification(&card, vcid, "ACTIVATE"),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    let transitions_before = app
+        .staff_get(&format!("/api/v1/tokens/{vcid}/transitions"))
+        .await
+        .body["count"]
+        .clone();
+    for action in ["SUSPEND", "DELETE", "RESUME", "ERASE"] {
+        let correlation = cid("cross");
+        let body = notification(&other, vcid, action);
+        let reply = app
+            .call("notifyVirtualCardChange", &correlation, &body)
+            .await;
+        assert_eq!(
+            (reply.status, reply.code()),
+            (400, Some(119)),
+            "{action}: {:?}",
+            reply.body
+        );
+        // Nothing was recorded: the same message again is refused again, not a duplicate.
+        let again = app
+            .call("notifyVirtualCardChange", &correlation, &body)
+            .await;
+        assert_eq!(again.code(), Some(119), "{action} again: {:?}", again.body);
+    }
+    let token = app.staff_get(&format!("/api/v1/tokens/{vcid}")).await.body;
+    assert_eq!(token["state"], "ACTIVE", "{token}");
+    assert_eq!(token["issuer_card_ref_id"], card.as_str());
+    let transitions_after = app
+        .staff_get(&format!("/api/v1/tokens/{vcid}/transitions"))
+        .await
+        .body["count"]
+        .clone();
+    assert_eq!(transitions_before, transitions_after);
+
+    let update = app
+        .call(
+            "notifyVirtualCardChange",
+            &cid("cross"),
+            &notification(&other, vcid, "UPDATE"),
+        )
+        .await;
+    assert_eq!(update.status, 200, "{:?}", update.body);
+    let token = app.staff_get(&format!("/api/v1/tokens/{vcid}")).await.body;
+    assert_eq!(token["issuer_card_ref_id"], other.as_str(), "{token}");
+}
