@@ -146,14 +146,18 @@ impl Application {
             .map(|a| a.port())
             .unwrap_or(addr.port());
         let data = services.clone();
+        let request_timeout = services.settings.server.request_timeout;
         let server = HttpServer::new(move || {
             App::new()
+                .wrap(actix_web::middleware::from_fn(move |req, next| {
+                    crate::http::body::bound_body_time(request_timeout, req, next)
+                }))
                 .wrap(actix_web::middleware::NormalizePath::new(
                     actix_web::middleware::TrailingSlash::Trim,
                 ))
                 .configure(|cfg| crate::http::configure(cfg, data.clone()))
         })
-        .client_request_timeout(std::time::Duration::from_secs(10))
+        .client_request_timeout(request_timeout)
         .shutdown_timeout(10);
         let scheme = if tls.is_some() { "https" } else { "http" };
         let mut server = match tls {

@@ -65,8 +65,14 @@ struct RawServer {
     max_body_bytes: usize,
     #[serde(default)]
     workers: Option<usize>,
+    #[serde(default = "default_request_timeout")]
+    request_timeout_ms: u64,
     #[serde(default)]
     tls: RawTls,
+}
+
+fn default_request_timeout() -> u64 {
+    10_000
 }
 
 fn default_prefix() -> String {
@@ -249,6 +255,8 @@ pub struct ServerSettings {
     pub prefix: String,
     pub max_body_bytes: usize,
     pub workers: Option<usize>,
+    /// How long a client may take to send a request's head, and then its whole body.
+    pub request_timeout: std::time::Duration,
     pub tls: Option<TlsSettings>,
 }
 
@@ -533,6 +541,12 @@ impl RawSettings {
                 "must be between 1024 and 1048576",
             ));
         }
+        if !(100..=120_000).contains(&self.server.request_timeout_ms) {
+            return Err(ConfigError::new(
+                "server.request_timeout_ms",
+                "must be between 100 and 120000",
+            ));
+        }
         if self.server.workers == Some(0) {
             return Err(ConfigError::new("server.workers", "must be at least 1"));
         }
@@ -713,6 +727,7 @@ impl RawSettings {
                 prefix,
                 max_body_bytes: self.server.max_body_bytes,
                 workers: self.server.workers,
+                request_timeout: std::time::Duration::from_millis(self.server.request_timeout_ms),
                 tls,
             },
             store: StoreSettings {

@@ -59,6 +59,18 @@ fn ok_json<T: Serialize>(value: &T, correlation_id: &str) -> HttpResponse {
         .json(value)
 }
 
+/// An operation name that cannot even be read (bad percent-encoding): an unknown operation, in
+/// the contract's error shape like every other 404 here.
+pub fn path_error(err: actix_web::error::PathError, _req: &HttpRequest) -> actix_web::Error {
+    let response = CallbackError::new(
+        StatusCode::NOT_FOUND,
+        ResponseCode::InvalidParameter,
+        "unknown operation",
+    )
+    .response();
+    actix_web::error::InternalError::from_response(err, response).into()
+}
+
 pub async fn method_not_allowed() -> HttpResponse {
     CallbackError::new(
         StatusCode::METHOD_NOT_ALLOWED,
@@ -180,6 +192,11 @@ async fn run(
             BodyReadError::Incomplete => CallbackError::bad_request(
                 ResponseCode::InvalidParameter,
                 "request body could not be read",
+            ),
+            BodyReadError::TimedOut => CallbackError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                ResponseCode::InvalidParameter,
+                "request body not received in time",
             ),
         })?;
     let body = parse_object(&bytes)

@@ -1,5 +1,6 @@
 //! The two headers every callback carries (contract §1): `x-correlation-id` (1–64 chars) and
 //! `x-issuer-id` (exactly 10 chars, must equal ours). Malformed → 111; well-formed but not ours → 113.
+//! A header given twice is malformed (contract §1, resolved): which copy would we believe?
 
 use actix_web::HttpRequest;
 
@@ -8,7 +9,15 @@ use crate::http::error::CallbackError;
 use crate::service::CallContext;
 
 fn header<'a>(req: &'a HttpRequest, name: &str) -> Result<Option<&'a str>, CallbackError> {
-    match req.headers().get(name) {
+    let mut values = req.headers().get_all(name);
+    let first = values.next();
+    if values.next().is_some() {
+        return Err(CallbackError::bad_request(
+            ResponseCode::InvalidParameter,
+            format!("header {name} must be given once"),
+        ));
+    }
+    match first {
         None => Ok(None),
         Some(v) => v.to_str().map(|s| Some(s.trim())).map_err(|_| {
             CallbackError::bad_request(

@@ -11,6 +11,7 @@ pub mod openapi;
 pub mod staff;
 pub mod staff_actions;
 pub mod staff_auth;
+pub mod staff_edge;
 pub mod staff_events;
 pub mod staff_lineage;
 pub mod staff_rules;
@@ -32,10 +33,16 @@ pub fn configure(cfg: &mut web::ServiceConfig, services: web::Data<Services>) {
                 .wrap(actix_web::middleware::from_fn(
                     metrics::count_staff_requests,
                 ))
-                .configure(staff::configure),
+                .wrap(actix_web::middleware::from_fn(
+                    staff_edge::log_staff_requests,
+                ))
+                .configure(staff_edge::configure)
+                .configure(staff::configure)
+                .default_service(web::to(staff_edge::no_route)),
         )
         .service(
             web::scope(&prefix)
+                .app_data(web::PathConfig::default().error_handler(callbacks::path_error))
                 .route("/{operation}", web::post().to(callbacks::handle))
                 .route("/{operation}", web::to(callbacks::method_not_allowed)),
         )

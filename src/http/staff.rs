@@ -49,12 +49,13 @@ pub use crate::config::StaffRole as Role;
 #[derive(Debug)]
 pub enum Denied {
     Unauthorized,
-    Forbidden,
+    /// A known staff member without the role (kept for the audit trail).
+    Forbidden(Actor),
     BadParameter(String),
 }
 
 impl Denied {
-    fn response(self) -> HttpResponse {
+    pub(crate) fn response(self) -> HttpResponse {
         match self {
             Denied::Unauthorized => {
                 let mut response = staff_error(
@@ -68,7 +69,7 @@ impl Denied {
                 );
                 response
             }
-            Denied::Forbidden => staff_error(
+            Denied::Forbidden(_) => staff_error(
                 StatusCode::FORBIDDEN,
                 "forbidden",
                 "this token lacks the required role",
@@ -80,22 +81,32 @@ impl Denied {
     }
 }
 
-/// Checks the bearer token and the role.
-fn check_role(req: &HttpRequest, svc: &Services, needed: Role) -> Result<Actor, Denied> {
-    let presented = req
+/// The staff member behind the request's bearer token, if it names one. A repeated
+/// `Authorization` header is no token at all (which one would we believe?).
+pub(crate) fn caller(req: &HttpRequest, svc: &Services) -> Option<Actor> {
+    let mut values = req
         .headers()
-        .get(actix_web::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
+        .get_all(actix_web::http::header::AUTHORIZATION);
+    let value = values.next()?;
+    if values.next().is_some() {
+        return None;
+    }
+    let presented = value
+        .to_str()
+        .ok()
         .and_then(|v| {
             let (scheme, token) = v.trim().split_once(' ')?;
             scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
         })
-        .filter(|t| !t.is_empty())
-        .ok_or(Denied::Unauthorized)?;
-    let actor =
-        super::staff_auth::identify(presented, &svc.settings.staff).ok_or(Denied::Unauthorized)?;
+        .filter(|t| !t.is_empty())?;
+    super::staff_auth::identify(presented, &svc.settings.staff)
+}
+
+/// Checks the bearer token and the role.
+fn check_role(req: &HttpRequest, svc: &Services, needed: Role) -> Result<Actor, Denied> {
+    let actor = caller(req, svc).ok_or(Denied::Unauthorized)?;
     if actor.role < needed {
-        return Err(Denied::Forbidden);
+        return Err(Denied::Forbidden(actor));
     }
     Ok(actor)
 }
@@ -115,6 +126,28 @@ pub(crate) fn authorize_actor(
     needed: Role,
 ) -> Result<Actor, Box<HttpResponse>> {
     check_role(req, svc, needed).map_err(|d| Box::new(d.response()))
+}
+
+/// Like [`authorize_actor`] for a write: a known staff member refused for lack of the role is
+/// audited (`refused`, 403) under `what` and `target`, as every refused write attempt is. An
+/// unknown or missing token is only logged (by the request log): auditing it would let anyone
+/// grow the append-only trail.
+pub(crate) async fn authorize_write(
+    req: &HttpRequest,
+    svc: &Services,
+    what: &'static str,
+    target: &str,
+) -> Result<Actor, HttpResponse> {
+    match check_role(req, svc, Role::Operator) {
+        Ok(actor) => Ok(actor),
+        Err(Denied::Forbidden(actor)) => {
+            let draft = AuditDraft::new(&actor, what, target, AuditOutcome::Refused, 403)
+                .detail("refused: this token lacks the operator role");
+            audit::record_or_log(&svc.store, draft).await;
+            Err(Denied::Forbidden(actor).response())
+        }
+        Err(denied) => Err(denied.response()),
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -195,9 +228,9 @@ async fn upsert_card(
     payload: web::Payload,
     svc: web::Data<Services>,
 ) -> HttpResponse {
-    let actor = match authorize_actor(&req, &svc, Role::Operator) {
+    let actor = match authorize_write(&req, &svc, "card.upsert", "card:?").await {
         Ok(actor) => actor,
-        Err(r) => return *r,
+        Err(r) => return r,
     };
     let response = upsert_card_unaudited(req, payload, svc.clone()).await;
     let status = response.status();
@@ -240,12 +273,9 @@ async fn upsert_card_unaudited(
     }
     let bytes = match read_limited(&req, payload, svc.settings.server.max_body_bytes).await {
         Ok(b) => zeroize::Zeroizing::new(b.to_vec()),
-        Err(_) => {
-            return staff_error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body_too_large",
-                "request body is too large",
-            )
+        Err(e) => {
+            let (status, code, message) = e.staff_answer();
+            return staff_error(status, code, message);
         }
     };
     let input: CardInput = match parse_object(&bytes).and_then(|v| typed(&v)) {

@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 
 use super::body::{is_json_or_absent, read_limited};
 use super::error::staff_error;
-use super::staff::{authorize, authorize_actor, authorized_page, internal, PageQuery, Role};
+use super::staff::{authorize, authorize_write, authorized_page, internal, PageQuery, Role};
 use crate::contract::parse::parse_object;
 use crate::domain::{AuditOutcome, OperationConfirmation, Secret, TshOperation};
 use crate::service::audit::{self, Actor, AuditDraft};
@@ -169,11 +169,10 @@ async fn read_object(
         ))
     } else {
         match read_limited(req, payload, svc.settings.server.max_body_bytes).await {
-            Err(_) => Err(refused(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body_too_large",
-                "request body is too large".to_owned(),
-            )),
+            Err(e) => {
+                let (status, code, message) = e.staff_answer();
+                Err(refused(status, code, message.to_owned()))
+            }
             Ok(bytes) if allow_empty && bytes.iter().all(u8::is_ascii_whitespace) => Ok(Map::new()),
             Ok(bytes) => {
                 let bytes = zeroize::Zeroizing::new(bytes.to_vec());
@@ -228,10 +227,9 @@ fn reason_fields(
         None if required => {
             return Err("reason_code is required (Marqeta's two-digit code, 00 to 21)".to_owned())
         }
+        // The message names the field only: the value could be anything, even a card number.
         Some(code) if !is_reason_code(code) => {
-            return Err(format!(
-                "reason_code {code:?} is not one of Marqeta's two-digit codes 00 to 21"
-            ))
+            return Err("reason_code must be one of Marqeta's two-digit codes 00 to 21".to_owned())
         }
         _ => {}
     }
@@ -255,9 +253,8 @@ fn parse_transition(body: &Map<String, Value>) -> Result<TransitionRequest, Stri
     .ok_or("virtual_card_id is required")?;
     let state_raw =
         opt_string(body, "state")?.ok_or("state is required (ACTIVE, SUSPENDED or TERMINATED)")?;
-    let state = RequestedState::parse(&state_raw).ok_or_else(|| {
-        format!("state {state_raw:?} is not one of ACTIVE, SUSPENDED, TERMINATED")
-    })?;
+    let state = RequestedState::parse(&state_raw)
+        .ok_or("state must be one of ACTIVE, SUSPENDED, TERMINATED")?;
     let (reason_code, reason) = reason_fields(body, true)?;
     Ok(TransitionRequest {
         virtual_card_id,
@@ -272,11 +269,11 @@ async fn create_transition(
     payload: web::Payload,
     svc: web::Data<Services>,
 ) -> HttpResponse {
-    let actor = match authorize_actor(&req, &svc, Role::Operator) {
-        Ok(actor) => actor,
-        Err(r) => return *r,
-    };
     const WHAT: &str = "tokentransition.create";
+    let actor = match authorize_write(&req, &svc, WHAT, "token:?").await {
+        Ok(actor) => actor,
+        Err(r) => return r,
+    };
     let body = match read_object(&req, payload, &svc, &actor, WHAT, "token:?", false).await {
         Ok(body) => body,
         Err(response) => return response,
@@ -328,13 +325,13 @@ async fn block_or_unblock(
     svc: web::Data<Services>,
     block: bool,
 ) -> HttpResponse {
-    let actor = match authorize_actor(&req, &svc, Role::Operator) {
-        Ok(actor) => actor,
-        Err(r) => return *r,
-    };
     let what = if block { "card.block" } else { "card.unblock" };
     let reference = path.into_inner();
     let target = format!("card:{reference}");
+    let actor = match authorize_write(&req, &svc, what, &target).await {
+        Ok(actor) => actor,
+        Err(r) => return r,
+    };
     let body = match read_object(&req, payload, &svc, &actor, what, &target, true).await {
         Ok(body) => body,
         Err(response) => return response,
@@ -383,13 +380,13 @@ async fn replace_card(
     payload: web::Payload,
     svc: web::Data<Services>,
 ) -> HttpResponse {
-    let actor = match authorize_actor(&req, &svc, Role::Operator) {
-        Ok(actor) => actor,
-        Err(r) => return *r,
-    };
     const WHAT: &str = "card.replace";
     let reference = path.into_inner();
     let target = format!("card:{reference}");
+    let actor = match authorize_write(&req, &svc, WHAT, &target).await {
+        Ok(actor) => actor,
+        Err(r) => return r,
+    };
     let body = match read_object(&req, payload, &svc, &actor, WHAT, &target, false).await {
         Ok(body) => body,
         Err(response) => return response,

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::error::staff_error;
-use super::staff::{authorize, authorize_actor, authorized_page, internal, PageQuery, Role};
+use super::staff::{authorize, authorize_write, authorized_page, internal, PageQuery, Role};
 use crate::domain::{EventStatus, OutboxEvent};
 use crate::service::events::{self, ResendError};
 use crate::service::Services;
@@ -134,11 +134,13 @@ async fn resend_event(
     path: web::Path<String>,
     svc: web::Data<Services>,
 ) -> HttpResponse {
-    let actor = match authorize_actor(&req, &svc, Role::Operator) {
+    let id = path.into_inner();
+    let target = format!("event:{}", id.chars().take(64).collect::<String>());
+    let actor = match authorize_write(&req, &svc, "event.resend", &target).await {
         Ok(actor) => actor,
-        Err(r) => return *r,
+        Err(r) => return r,
     };
-    match events::resend(&svc, &actor, &path.into_inner()).await {
+    match events::resend(&svc, &actor, &id).await {
         Ok(event) => HttpResponse::Accepted().json(EventView::from(&event)),
         Err(e @ ResendError::NotFound) => {
             staff_error(StatusCode::NOT_FOUND, "not_found", e.to_string())

@@ -8,7 +8,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
 use super::error::staff_error;
-use super::staff::{authorize, authorize_actor, authorized_page, internal, PageQuery, Role};
+use super::staff::{authorize, authorize_write, authorized_page, internal, PageQuery, Role};
 use super::staff_views::DecisionView;
 use crate::domain::{AuditOutcome, DecidedBy};
 use crate::service::audit::{self, AuditDraft};
@@ -42,9 +42,9 @@ async fn status(req: HttpRequest, svc: web::Data<Services>) -> HttpResponse {
 }
 
 async fn reload(req: HttpRequest, svc: web::Data<Services>) -> HttpResponse {
-    let actor = match authorize_actor(&req, &svc, Role::Operator) {
+    let actor = match authorize_write(&req, &svc, "rules.reload", "rules").await {
         Ok(actor) => actor,
-        Err(r) => return *r,
+        Err(r) => return r,
     };
     let svc2 = svc.clone();
     let result = web::block(move || svc2.rules.reload()).await;

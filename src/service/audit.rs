@@ -40,7 +40,7 @@ impl AuditDraft {
             who: actor.name.clone(),
             role: actor.role.as_str().to_owned(),
             what,
-            target: target.into(),
+            target: redact_card_numbers(&target.into()),
             outcome,
             http_status,
             correlation_id: None,
@@ -56,15 +56,60 @@ impl AuditDraft {
     pub fn detail(mut self, detail: impl Into<String>) -> AuditDraft {
         let detail: String = detail.into();
         // Bounded and single-line: it ends up in a list staff read.
-        self.detail = Some(
-            detail
-                .chars()
-                .map(|c| if c.is_control() { ' ' } else { c })
-                .take(500)
-                .collect(),
-        );
+        let single_line: String = detail
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .take(500)
+            .collect();
+        self.detail = Some(redact_card_numbers(&single_line));
         self
     }
+}
+
+/// Masks anything in audit text that could be a card or token number: a free-standing group of 12 to
+/// 19 digits (spaces or dashes between them allowed) keeps its first 6 and last 4 digits, the masked
+/// form staff see elsewhere. "Free-standing" means not glued to letters, so our own identifiers
+/// (`ICR` + hex, TSH's virtual card ids) pass unchanged while a PAN pasted into a path or a field
+/// the audit names never reaches the append-only trail.
+pub fn redact_card_numbers(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < chars.len() {
+        let glued_before = i > 0 && chars[i - 1].is_alphanumeric();
+        if !chars[i].is_ascii_digit() || glued_before {
+            out.push(chars[i]);
+            i += 1;
+            continue;
+        }
+        let end = number_group_end(&chars, i);
+        let group = &chars[i..end];
+        let digits: String = group.iter().filter(|c| c.is_ascii_digit()).collect();
+        let glued_after = chars.get(end).is_some_and(|c| c.is_alphanumeric());
+        if (12..=19).contains(&digits.len()) && !glued_after {
+            out.push_str(&digits[..6]);
+            out.push_str(&"*".repeat(digits.len() - 10));
+            out.push_str(&digits[digits.len() - 4..]);
+        } else {
+            out.extend(group);
+        }
+        i = end;
+    }
+    out
+}
+
+/// The end of a run of digits where single spaces or dashes may separate digit groups.
+fn number_group_end(chars: &[char], start: usize) -> usize {
+    let mut end = start;
+    while end < chars.len() {
+        let separator_before_digit =
+            matches!(chars[end], ' ' | '-') && chars.get(end + 1).is_some_and(char::is_ascii_digit);
+        if !chars[end].is_ascii_digit() && !separator_before_digit {
+            break;
+        }
+        end += 1;
+    }
+    end
 }
 
 /// Appends an entry inside a transaction (atomically with the write it describes).
@@ -106,5 +151,47 @@ pub async fn record(store: &Store, draft: AuditDraft) -> Result<AuditEntry, Stor
 pub async fn record_or_log(store: &Store, draft: AuditDraft) {
     if let Err(e) = record(store, draft).await {
         tracing::error!(error = %e, "could not append to the audit trail");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn audit_text_masks_free_standing_card_numbers_but_keeps_identifiers() {
+        let cases = [
+            ("card:4111111111111111", "card:411111******1111"),
+            ("card:4111 1111 1111 1111", "card:411111******1111"),
+            ("state 4111-1111-1111-1111 x", "state 411111******1111 x"),
+            ("token:DNITHE000000000001", "token:DNITHE000000000001"),
+            (
+                "card:ICR9254fb75513350c15900a17925744fd7a090cfeb",
+                "card:ICR9254fb75513350c15900a17925744fd7a090cfeb",
+            ),
+            ("reason_code=15 count 12345", "reason_code=15 count 12345"),
+            ("1234567890123456789012", "1234567890123456789012"),
+        ];
+        for (raw, expected) in cases {
+            assert_eq!(redact_card_numbers(raw), expected, "case {raw:?}");
+        }
+    }
+
+    #[test]
+    fn drafts_never_carry_a_card_number_in_target_or_detail() {
+        let actor = Actor {
+            name: "alice".into(),
+            role: StaffRole::Operator,
+        };
+        let draft = AuditDraft::new(
+            &actor,
+            "card.block",
+            "card:4111111111111111",
+            AuditOutcome::Refused,
+            404,
+        )
+        .detail("refused: exp 4111111111111111");
+        assert!(!draft.target.contains("4111111111111111"), "{draft:?}");
+        assert!(!draft.detail.unwrap().contains("4111111111111111"));
     }
 }

@@ -58,6 +58,31 @@ pub fn offered(
         .collect()
 }
 
+/// The card a `getIDnVMethodList` names. A named `virtualCardId` must be a token we know (else
+/// 119, as everywhere a token is named) and, when the card is named too, a token of that card.
+fn card_of_request(
+    r: &crate::store::StoreReader<'_>,
+    reference: Option<&str>,
+    vcid: Option<&str>,
+) -> Result<Result<CardRecord, super::Refusal>, crate::store::StoreError> {
+    let token = match vcid {
+        Some(vcid) => match r.token(vcid)? {
+            Some(token) => Some(token),
+            None => return Ok(Err(super::Refusal::UnknownVirtualCard)),
+        },
+        None => None,
+    };
+    let reference = match (reference, &token) {
+        (Some(reference), Some(token)) if token.issuer_card_ref_id != reference => {
+            return Ok(Err(super::Refusal::UnknownVirtualCard))
+        }
+        (Some(reference), _) => reference.to_owned(),
+        (None, Some(token)) => token.issuer_card_ref_id.clone(),
+        (None, None) => return Ok(Err(super::Refusal::UnknownCard)),
+    };
+    Ok(r.card(&reference)?.ok_or(super::Refusal::UnknownCard))
+}
+
 /// `getIDnVMethodList` (contract §3.6): the step-up methods re-offered after digitization. The
 /// card is named by `issuerCardRefId`, or found through the token when only `virtualCardId` is sent.
 pub async fn method_list(
@@ -78,23 +103,15 @@ pub async fn method_list(
         false,
     )?
     .map(str::to_owned);
-    let card = match (reference, vcid) {
-        (Some(reference), _) => svc.store.read(move |r| r.card(&reference)).await?,
-        (None, Some(vcid)) => {
-            svc.store
-                .read(move |r| match r.token(&vcid)? {
-                    Some(token) => r.card(&token.issuer_card_ref_id),
-                    None => Ok(None),
-                })
-                .await?
-        }
-        (None, None) => {
-            return Err(super::Refusal::InvalidParameter(
-                "issuerCardRefId or virtualCardId is required".to_owned(),
-            ))
-        }
+    if reference.is_none() && vcid.is_none() {
+        return Err(super::Refusal::InvalidParameter(
+            "issuerCardRefId or virtualCardId is required".to_owned(),
+        ));
     }
-    .ok_or(super::Refusal::UnknownCard)?;
+    let card = svc
+        .store
+        .read(move |r| card_of_request(r, reference.as_deref(), vcid.as_deref()))
+        .await??;
     Ok(crate::contract::digitization::GetIdvMethodListResponse {
         idv_method_list: contacts(&svc.fingerprints, &card)
             .into_iter()

@@ -57,6 +57,19 @@ pub(crate) fn message_fingerprint(
     svc.fingerprints.fingerprint(kind, material.as_bytes())
 }
 
+/// The abort reason of a notification naming a known token under another card.
+const TOKEN_OF_ANOTHER_CARD: &str = "the token belongs to another card";
+
+/// Contract §3.4 (resolved): a known `virtualCardId` under another card's `issuerCardRefId` is
+/// refused (119) and changes nothing, except `UPDATE`, which re-links the token (card replacement).
+fn names_another_cards_token(
+    existing: Option<&TokenRecord>,
+    card_ref: &str,
+    action: &LifecycleAction,
+) -> bool {
+    existing.is_some_and(|t| t.issuer_card_ref_id != card_ref) && *action != LifecycleAction::Update
+}
+
 pub async fn notify(
     svc: &Services,
     ctx: &CallContext,
@@ -144,6 +157,10 @@ pub async fn notify(
                 return Ok(NotificationOutcome::Duplicate);
             }
             let existing = tx.token(&vcid)?;
+            if names_another_cards_token(existing.as_ref(), &card_ref, &action) {
+                // Rolls back the `mark_seen` above: a refused message changes nothing.
+                return Err(TxError::abort(TOKEN_OF_ANOTHER_CARD));
+            }
             let mut enrollment = tx.enrollment(&correlation_id)?;
             // A lifecycle notification carries its own correlation id; the enrolment it belongs
             // to is found through the token when the message is not part of one.
@@ -181,7 +198,7 @@ pub async fn notify(
                 created_time: now.clone(),
                 last_modified_time: now.clone(),
             });
-            if token.issuer_card_ref_id != card_ref && action == LifecycleAction::Update {
+            if token.issuer_card_ref_id != card_ref {
                 // updateCard with a new issuerCardRefId moves the token to the new card.
                 token.issuer_card_ref_id.clone_from(&card_ref);
             }
@@ -301,7 +318,13 @@ pub async fn notify(
             }
             Ok(plan.outcome)
         })
-        .await?;
+        .await
+        .map_err(|e| match e {
+            crate::store::StoreError::Aborted(reason) if reason == TOKEN_OF_ANOTHER_CARD => {
+                Refusal::UnknownVirtualCard
+            }
+            other => Refusal::from(other),
+        })?;
     tracing::info!(outcome = outcome.as_str(), "notification recorded");
     Ok(outcome)
 }

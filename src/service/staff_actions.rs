@@ -473,11 +473,8 @@ pub async fn replace_card(
     let mut subject = AuditSubject {
         what: "card.replace",
         target: format!("card:{issuer_card_ref_id}"),
-        detail: format!(
-            "new_pan={} exp={}",
-            request.pan.is_some(),
-            request.exp.trim()
-        ),
+        // Names what was asked, never the values: a bad `exp` could be anything, even a PAN.
+        detail: format!("new_pan={} new_exp=given", request.pan.is_some()),
     };
     let Some(old) = card(svc, issuer_card_ref_id).await? else {
         return Err(refuse(svc, actor, &subject, ActionError::NotFound("card")).await);

@@ -156,7 +156,20 @@ impl From<UnabortableTransactionError> for TxError {
 
 impl SledBackend {
     pub fn open(path: &Path) -> Result<SledBackend, StoreError> {
-        let db = sled::Config::new()
+        let db = Self::open_db_waiting_for_release(path)?;
+        let trees = TREES
+            .iter()
+            .map(|name| db.open_tree(name))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(io)?;
+        let sync = Arc::new(SledSync::open(path)?);
+        let backend = SledBackend { db, trees, sync };
+        backend.check_schema()?;
+        Ok(backend)
+    }
+
+    fn open_db(path: &Path) -> Result<sled::Db, StoreError> {
+        sled::Config::new()
             .path(path)
             .mode(sled::Mode::HighThroughput)
             .open()
@@ -168,16 +181,25 @@ impl SledBackend {
                     StoreError::Locked(path.display().to_string())
                 }
                 _ => io(e),
-            })?;
-        let trees = TREES
-            .iter()
-            .map(|name| db.open_tree(name))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(io)?;
-        let sync = Arc::new(SledSync::open(path)?);
-        let backend = SledBackend { db, trees, sync };
-        backend.check_schema()?;
-        Ok(backend)
+            })
+    }
+
+    /// Opens the database, retrying a lock refusal for a short while. sled releases its file lock
+    /// when the last handle inside it goes, and its background flusher thread holds one for a
+    /// moment after the `Db` is dropped: reopening in the same process right after a close (a
+    /// restart in tests, `store import` after `serve`) would otherwise see our own lock. Another
+    /// process holding the store is still refused, after the grace period.
+    fn open_db_waiting_for_release(path: &Path) -> Result<sled::Db, StoreError> {
+        const GRACE: std::time::Duration = std::time::Duration::from_secs(3);
+        let started = std::time::Instant::now();
+        loop {
+            match Self::open_db(path) {
+                Err(StoreError::Locked(_)) if started.elapsed() < GRACE => {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                other => return other,
+            }
+        }
     }
 
     fn check_schema(&self) -> Result<(), StoreError> {

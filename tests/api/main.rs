@@ -11,6 +11,7 @@ mod durability;
 mod eligibility;
 mod events;
 mod fixtures_replay;
+mod hardening;
 mod mock_tsh;
 mod notifications;
 mod observability;
