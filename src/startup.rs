@@ -197,7 +197,11 @@ impl Application {
             )),
             _ => None,
         };
+        let pruner = tokio::spawn(crate::service::velocity::prune_periodically(
+            self.services.clone().into_inner(),
+        ));
         let result = self.server.await;
+        pruner.abort();
         if let Some(feed) = feed {
             feed.abort();
         }
