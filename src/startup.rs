@@ -65,7 +65,7 @@ pub fn build_services(settings: Settings) -> Result<Services, StartupError> {
             std::fs::create_dir_all(parent).map_err(|e| config_error("store.path", e))?;
         }
     }
-    let mut store = Store::open_sled(&settings.store.path)?;
+    let mut store = Store::open_sled_with_cache(&settings.store.path, settings.store.cache_bytes)?;
     if settings.events.enabled() {
         // Every transition and decision now adds an outbox event in its own transaction.
         store = store.with_event_feed();

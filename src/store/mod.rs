@@ -30,6 +30,9 @@ use crate::domain::{
 pub use group_commit::GroupCommit;
 pub use sled_backend::SledBackend;
 
+/// Page cache of a store opened without settings (CLI tools, tests): `store.cache_mb`'s default.
+pub const DEFAULT_CACHE_BYTES: u64 = crate::config::DEFAULT_STORE_CACHE_MB * 1024 * 1024;
+
 /// The schema this build reads and writes; stored under `meta/schema_version`.
 /// Version 2 added the lineage indexes (a version-1 store is migrated when opened).
 pub const SCHEMA_VERSION: u64 = 2;
@@ -209,7 +212,12 @@ pub struct Store {
 impl Store {
     /// Opens (or creates) the embedded sled store at `path`.
     pub fn open_sled(path: &Path) -> Result<Store, StoreError> {
-        let sled = SledBackend::open(path)?;
+        Store::open_sled_with_cache(path, DEFAULT_CACHE_BYTES)
+    }
+
+    /// Opens the sled store with a page cache of `cache_bytes` (`store.cache_mb`).
+    pub fn open_sled_with_cache(path: &Path, cache_bytes: u64) -> Result<Store, StoreError> {
+        let sled = SledBackend::open(path, cache_bytes)?;
         let flusher = sled.flusher();
         Ok(Store {
             backend: Arc::new(Backend::Sled(sled)),
@@ -277,6 +285,7 @@ impl Store {
         R: Send + 'static,
     {
         let this = self.clone();
+        crate::metrics::store_write();
         let (result, added_events) =
             tokio::task::spawn_blocking(move || this.transact_reporting_events(body))
                 .await

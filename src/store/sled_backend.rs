@@ -157,9 +157,10 @@ impl From<UnabortableTransactionError> for TxError {
 }
 
 impl SledBackend {
-    pub fn open(path: &Path) -> Result<SledBackend, StoreError> {
+    pub fn open(path: &Path, cache_bytes: u64) -> Result<SledBackend, StoreError> {
         let db = sled::Config::new()
             .path(path)
+            .cache_capacity(cache_bytes)
             .mode(sled::Mode::HighThroughput)
             .open()
             .map_err(|e| match &e {
