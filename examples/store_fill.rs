@@ -105,6 +105,9 @@ fn token(n: u64, card: &CardRecord, decision: &DecisionSummary) -> TokenRecord {
             ..decision.clone()
         }),
         original_token: None,
+        token_reference_id: Some(hex_id("DNITHE", n, 32)),
+        original_virtual_card_id: None,
+        original_death: None,
         last_error: None,
         activated_time: Some(NOW.to_owned()),
         created_time: NOW.to_owned(),
