@@ -121,6 +121,7 @@ struct Metrics {
     otp_deliveries: Family<OutcomeLabel, Counter>,
     notifications: Family<NotificationLabels, Counter>,
     store_flush: Histogram,
+    store_writes: Counter,
     tsh_calls: Family<TshCallLabels, Counter>,
     event_deliveries: Family<OutcomeLabel, Counter>,
 }
@@ -136,6 +137,7 @@ impl Metrics {
             otp_deliveries: Family::default(),
             notifications: Family::default(),
             store_flush: latency_histogram(),
+            store_writes: Counter::default(),
             tsh_calls: Family::default(),
             event_deliveries: Family::default(),
         };
@@ -174,6 +176,11 @@ impl Metrics {
             "store_flush_duration_seconds",
             "Duration of one group-commit flush (fsync) of the store",
             metrics.store_flush.clone(),
+        );
+        registry.register(
+            "store_writes",
+            "Store transactions that waited for a group-commit flush (writes / flushes = batch size)",
+            metrics.store_writes.clone(),
         );
         registry.register(
             "tsh_client_calls",
@@ -277,6 +284,11 @@ pub fn notification(action: &str, outcome: &str) {
             outcome: outcome.to_owned(),
         })
         .inc();
+}
+
+/// One store transaction will wait for a group-commit flush.
+pub fn store_write() {
+    metrics().store_writes.inc();
 }
 
 /// One group-commit flush took `elapsed`.

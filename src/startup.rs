@@ -65,7 +65,7 @@ pub fn build_services(settings: Settings) -> Result<Services, StartupError> {
             std::fs::create_dir_all(parent).map_err(|e| config_error("store.path", e))?;
         }
     }
-    let mut store = Store::open_sled(&settings.store.path)?;
+    let mut store = Store::open_sled_with_cache(&settings.store.path, settings.store.cache_bytes)?;
     if settings.events.enabled() {
         // Every transition and decision now adds an outbox event in its own transaction.
         store = store.with_event_feed();
@@ -201,7 +201,11 @@ impl Application {
             )),
             _ => None,
         };
+        let pruner = tokio::spawn(crate::service::velocity::prune_periodically(
+            self.services.clone().into_inner(),
+        ));
         let result = self.server.await;
+        pruner.abort();
         if let Some(feed) = feed {
             feed.abort();
         }

@@ -11,7 +11,7 @@ pub use load::{load, LoadOptions};
 pub use settings::{
     BinProduct, CardsSettings, ConfigError, CryptoSettings, IssuerSettings, LogFormat, LogSettings,
     OtpSettings, RulesSettings, ServerSettings, Settings, StaffRole, StaffSettings, StaffToken,
-    StoreSettings, TlsSettings, TshSettings, DEV_SECRETS,
+    StoreSettings, TlsSettings, TshSettings, DEFAULT_STORE_CACHE_MB, DEV_SECRETS,
 };
 
 #[cfg(test)]

@@ -130,7 +130,6 @@ pub async fn request(
 
     // Velocity facts from the store; this attempt is recorded with the decision below.
     let windows = rules.live.velocity();
-    let keep_secs = windows.longest();
     let velocity_keys =
         velocity::attempt_keys(&svc.fingerprints, &request, &card.issuer_card_ref_id);
     let now_unix = velocity::unix_now();
@@ -198,7 +197,7 @@ pub async fn request(
             let mut decision = decision_template.clone();
             decision.decision_id = format!("{:016x}", tx.next_id()?);
             tx.put_decision(&decision)?;
-            velocity::record_attempt(tx, &velocity_keys, now_unix, keep_secs)?;
+            velocity::record_attempt(tx, &velocity_keys, now_unix)?;
             let now = decision.created_time.clone();
             let mut enrollment = tx
                 .enrollment(&correlation_id)?

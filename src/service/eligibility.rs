@@ -59,18 +59,10 @@ pub(crate) async fn resolve_card(
 /// counter is the one thing a refusal writes: it is what lets rules see an enumeration attack.
 async fn refuse(svc: &Services, bin: Option<String>, refusal: Refusal) -> Refusal {
     let Some(bin) = bin else { return refusal };
-    let keep = svc.rules().velocity().longest();
     let now = velocity::unix_now();
     let written = svc
         .store
-        .write(move |tx| {
-            velocity::push_event(
-                tx,
-                &velocity::bin_refusals_key(&bin),
-                crate::store::VelocityEvent { t: now, v: None },
-                keep,
-            )
-        })
+        .write(move |tx| velocity::record_bin_refusal(tx, &bin, now))
         .await;
     match written {
         Ok(()) => refusal,

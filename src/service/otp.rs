@@ -10,9 +10,12 @@ use crate::domain::idv::StepUpContact;
 use crate::domain::time::now_rfc3339;
 use crate::domain::{Enrollment, OtpSendRecord};
 use crate::otp::OtpDelivery;
+use crate::store::counters::{self, Series};
 
-/// Bound on remembered send times per card (the rate-limit window never needs more).
-const MAX_REMEMBERED_SENDS: usize = 1000;
+/// The per-card series of OTP sends (the rate limit's window, counted like the velocity facts).
+pub fn otp_sends(card_ref: &str) -> Series {
+    Series::single("otp-sends", card_ref)
+}
 
 async fn record_attempt(
     svc: &Services,
@@ -137,24 +140,18 @@ pub async fn send(
         .ok_or(Refusal::InvalidOtpMethod)?;
 
     // 2. Rate limit: reserve a slot atomically, so concurrent sends cannot overshoot the limit.
-    let limit = svc.settings.otp.rate_limit_count as usize;
+    let limit = u64::from(svc.settings.otp.rate_limit_count);
     let window = svc.settings.otp.rate_limit_window_secs;
     let now_unix = u64::try_from(OffsetDateTime::now_utc().unix_timestamp()).unwrap_or(0);
-    let reserve_ref = card_ref.clone();
+    let sends = otp_sends(&card_ref);
     let allowed = svc
         .store
         .write(move |tx| {
-            let mut times = tx.otp_send_times(&reserve_ref)?;
-            times.retain(|t| now_unix.saturating_sub(*t) < window);
-            if times.len() >= limit {
+            let sent = counters::count(|span| tx.counter_sum(span), &sends, now_unix, window)?;
+            if sent >= limit {
                 return Ok(false);
             }
-            times.push(now_unix);
-            if times.len() > MAX_REMEMBERED_SENDS {
-                let excess = times.len() - MAX_REMEMBERED_SENDS;
-                times.drain(..excess);
-            }
-            tx.put_otp_send_times(&reserve_ref, &times)?;
+            counters::record(tx, &sends, 0, now_unix)?;
             Ok(true)
         })
         .await?;

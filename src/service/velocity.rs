@@ -7,23 +7,24 @@ use crate::contract::digitization::RequestDigitizationRequest;
 use crate::contract::tolerant::{get_ci, value_as_string};
 use crate::crypto::Fingerprinter;
 use crate::rules::{Facts, VelocityWindows};
-use crate::store::{StoreError, StoreReader, Tx, TxError, VelocityEvent};
+use crate::store::counters::{self, MemberId, Series};
+use crate::store::{StoreError, StoreReader, Tx, TxError};
 
-/// Most events kept per key: a burst beyond this is already far past any sane threshold.
-const MAX_EVENTS: usize = 2000;
-
-/// The velocity keys one digitization request touches.
+/// The counter series one digitization request touches.
 #[derive(Debug, Clone)]
 pub struct AttemptKeys {
-    pub card: String,
-    pub device: Option<String>,
-    pub requestor: Option<String>,
-    /// The card reference, the distinct value counted per device.
+    pub card: Series,
+    /// Attempts from the device, and the distinct cards seen on it.
+    pub device: Option<(Series, Series)>,
+    pub requestor: Option<Series>,
+    /// The card reference: the shard of shared series, and the distinct member per device.
     pub card_ref: String,
+    pub card_member: MemberId,
 }
 
-pub fn bin_refusals_key(bin: &str) -> String {
-    format!("bin-refusals:{bin}")
+/// The BIN-attack series: eligibility refusals of one BIN (shared by every card of the BIN).
+pub fn bin_refusals(bin: &str) -> Series {
+    Series::shared("bin-refusals", bin)
 }
 
 /// A device identity from `deviceInformation`: deviceId, else serialNumber, else IMEI.
@@ -41,27 +42,25 @@ pub fn attempt_keys(
     request: &RequestDigitizationRequest,
     card_ref: &str,
 ) -> AttemptKeys {
+    let device = device_id(request).map(|d| {
+        let fp = fingerprints.fingerprint("device", d.as_bytes());
+        let fp = &fp[..32];
+        (
+            Series::single("device", fp),
+            Series::single("device-cards", fp),
+        )
+    });
     AttemptKeys {
-        card: format!("card:{card_ref}"),
-        device: device_id(request).map(|d| {
-            format!(
-                "device:{}",
-                &fingerprints.fingerprint("device", d.as_bytes())[..32]
-            )
-        }),
+        card: Series::single("card", card_ref),
+        device,
         requestor: request
             .token_requestor
             .as_ref()
             .and_then(|r| r.id.as_ref())
-            .map(|id| format!("requestor:{}", id.trim())),
+            .map(|id| Series::shared("requestor", id.trim())),
         card_ref: card_ref.to_owned(),
+        card_member: MemberId::of(card_ref),
     }
-}
-
-fn within(events: &[VelocityEvent], now: u64, window: u64) -> impl Iterator<Item = &VelocityEvent> {
-    events
-        .iter()
-        .filter(move |e| now.saturating_sub(e.t) < window)
 }
 
 /// Reads the counts for one request (this attempt included) and sets the `velocity.*` facts.
@@ -73,73 +72,79 @@ pub fn add_facts(
     now: u64,
     facts: &mut Facts,
 ) -> Result<(), StoreError> {
-    let count = |key: &str| -> Result<f64, StoreError> {
-        let events = reader.velocity_events(key)?;
-        Ok((within(&events, now, windows.attempts_secs).count() + 1) as f64)
+    let sum = |span: &counters::Span| reader.counter_sum(span);
+    let count = |series: &Series, window: u64| -> Result<f64, StoreError> {
+        Ok(counters::count(sum, series, now, window)? as f64)
     };
-    facts.set_num("velocity.card_attempts", count(&keys.card)?);
-    if let Some(device) = &keys.device {
-        facts.set_num("velocity.device_attempts", count(device)?);
-        let events = reader.velocity_events(device)?;
-        let mut cards: std::collections::BTreeSet<&str> =
-            within(&events, now, windows.distinct_cards_secs)
-                .filter_map(|e| e.v.as_deref())
-                .collect();
-        cards.insert(&keys.card_ref);
-        facts.set_num("velocity.device_distinct_cards", cards.len() as f64);
+    let attempts = windows.attempts_secs;
+    facts.set_num("velocity.card_attempts", count(&keys.card, attempts)? + 1.0);
+    if let Some((device, device_cards)) = &keys.device {
+        facts.set_num("velocity.device_attempts", count(device, attempts)? + 1.0);
+        let window = windows.distinct_cards_secs;
+        let seen = reader.last_seen(&device_cards.id, &keys.card_member)?;
+        let this_card_new = !counters::seen_within(seen, now, window);
+        facts.set_num(
+            "velocity.device_distinct_cards",
+            count(device_cards, window)? + f64::from(u8::from(this_card_new)),
+        );
     }
     if let Some(requestor) = &keys.requestor {
-        facts.set_num("velocity.token_requestor_attempts", count(requestor)?);
+        facts.set_num(
+            "velocity.token_requestor_attempts",
+            count(requestor, attempts)? + 1.0,
+        );
     }
-    let refusals = reader.velocity_events(&bin_refusals_key(bin))?;
     facts.set_num(
         "velocity.bin_eligibility_refusals",
-        within(&refusals, now, windows.bin_refusals_secs).count() as f64,
+        count(&bin_refusals(bin), windows.bin_refusals_secs)?,
     );
     Ok(())
 }
 
-/// Appends one event to a key, dropping events older than `keep_secs` and bounding the list.
-pub fn push_event(
-    tx: &dyn Tx,
-    key: &str,
-    event: VelocityEvent,
-    keep_secs: u64,
-) -> Result<(), TxError> {
-    let now = event.t;
-    let mut events = tx.velocity_events(key)?;
-    events.retain(|e| now.saturating_sub(e.t) < keep_secs);
-    events.push(event);
-    if events.len() > MAX_EVENTS {
-        let excess = events.len() - MAX_EVENTS;
-        events.drain(..excess);
-    }
-    tx.put_velocity_events(key, &events)
-}
-
-/// Records one digitization attempt under every key it touches (inside the decision's transaction).
-pub fn record_attempt(
-    tx: &dyn Tx,
-    keys: &AttemptKeys,
-    now: u64,
-    keep_secs: u64,
-) -> Result<(), TxError> {
-    push_event(tx, &keys.card, VelocityEvent { t: now, v: None }, keep_secs)?;
-    if let Some(device) = &keys.device {
-        push_event(
-            tx,
-            device,
-            VelocityEvent {
-                t: now,
-                v: Some(keys.card_ref.clone()),
-            },
-            keep_secs,
-        )?;
+/// Records one digitization attempt under every series it touches (inside the decision's
+/// transaction): a fixed number of small cells, whatever the volume.
+pub fn record_attempt(tx: &dyn Tx, keys: &AttemptKeys, now: u64) -> Result<(), TxError> {
+    let spread = counters::spread(&keys.card_ref);
+    counters::record(tx, &keys.card, spread, now)?;
+    if let Some((device, device_cards)) = &keys.device {
+        counters::record(tx, device, spread, now)?;
+        counters::record_distinct(tx, device_cards, &keys.card_member, now)?;
     }
     if let Some(requestor) = &keys.requestor {
-        push_event(tx, requestor, VelocityEvent { t: now, v: None }, keep_secs)?;
+        counters::record(tx, requestor, spread, now)?;
     }
     Ok(())
+}
+
+/// Counts one refused eligibility check against its BIN (inside the caller's transaction).
+pub fn record_bin_refusal(tx: &dyn Tx, bin: &str, now: u64) -> Result<(), TxError> {
+    // No card is known here; the clock's nanoseconds spread refusals over the shards.
+    let spread = u64::from(time::OffsetDateTime::now_utc().nanosecond());
+    counters::record(tx, &bin_refusals(bin), spread, now)
+}
+
+/// How often counter cells that no window can reach any more are deleted.
+const PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Deletes, every [`PRUNE_EVERY`], the counter cells older than the longest window in use (the
+/// live rules' velocity windows and the OTP rate-limit window) plus a day. Runs until dropped.
+pub async fn prune_periodically(svc: std::sync::Arc<super::Services>) {
+    let mut ticks = tokio::time::interval(PRUNE_EVERY);
+    loop {
+        ticks.tick().await;
+        let longest = svc
+            .rules()
+            .velocity()
+            .longest()
+            .max(svc.settings.otp.rate_limit_window_secs);
+        let before = counters::prune_before(unix_now(), longest);
+        let store = svc.store.clone();
+        match tokio::task::spawn_blocking(move || store.prune_counters_blocking(before)).await {
+            Ok(Ok(removed)) => tracing::debug!(removed, "velocity counters pruned"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "velocity counter pruning failed"),
+            Err(e) => tracing::warn!(error = %e, "velocity counter pruning stopped"),
+        }
+    }
 }
 
 /// Now as Unix seconds.

@@ -9,7 +9,8 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::{Tx, TxError, VelocityEvent};
+use super::counters::{Cell, MemberId, SeriesId, Span};
+use super::{Tx, TxError};
 use crate::domain::{
     AuditEntry, CardRecord, DecisionRecord, Enrollment, OutboxEvent, TokenRecord, Transition,
     TshOperation,
@@ -92,17 +93,19 @@ impl Tx for EventingTx<'_> {
     fn mark_seen(&self, fingerprint: &str, at: &str) -> Result<bool, TxError> {
         self.inner.mark_seen(fingerprint, at)
     }
-    fn otp_send_times(&self, issuer_card_ref_id: &str) -> Result<Vec<u64>, TxError> {
-        self.inner.otp_send_times(issuer_card_ref_id)
+    fn counter_add(&self, cell: &Cell, delta: i64) -> Result<(), TxError> {
+        self.inner.counter_add(cell, delta)
     }
-    fn put_otp_send_times(&self, issuer_card_ref_id: &str, times: &[u64]) -> Result<(), TxError> {
-        self.inner.put_otp_send_times(issuer_card_ref_id, times)
+    fn counter_sum(&self, span: &Span) -> Result<i64, TxError> {
+        self.inner.counter_sum(span)
     }
-    fn velocity_events(&self, key: &str) -> Result<Vec<VelocityEvent>, TxError> {
-        self.inner.velocity_events(key)
-    }
-    fn put_velocity_events(&self, key: &str, events: &[VelocityEvent]) -> Result<(), TxError> {
-        self.inner.put_velocity_events(key, events)
+    fn last_seen_swap(
+        &self,
+        series: &SeriesId,
+        member: &MemberId,
+        at: u64,
+    ) -> Result<Option<u64>, TxError> {
+        self.inner.last_seen_swap(series, member, at)
     }
     fn tsh_operation(&self, correlation_id: &str) -> Result<Option<TshOperation>, TxError> {
         self.inner.tsh_operation(correlation_id)

@@ -7,6 +7,7 @@
 //! on stable storage, not just in the page cache. That is what lets a handler answer 200
 //! ("acknowledged means durable").
 
+pub mod counters;
 mod eventing;
 mod events;
 mod group_commit;
@@ -20,12 +21,17 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use counters::{Cell, MemberId, SeriesId, Span};
+
 use crate::domain::{
     AuditEntry, CardRecord, DecisionRecord, Enrollment, OutboxEvent, TokenRecord, Transition,
     TshOperation,
 };
 pub use group_commit::GroupCommit;
 pub use sled_backend::SledBackend;
+
+/// Page cache of a store opened without settings (CLI tools, tests): `store.cache_mb`'s default.
+pub const DEFAULT_CACHE_BYTES: u64 = crate::config::DEFAULT_STORE_CACHE_MB * 1024 * 1024;
 
 /// The schema this build reads and writes; stored under `meta/schema_version`.
 /// Version 2 added the lineage indexes (a version-1 store is migrated when opened).
@@ -94,12 +100,19 @@ pub trait Tx {
     fn append_transition(&self, transition: &Transition) -> Result<(), TxError>;
     /// Marks a message fingerprint as seen; returns true if it had been seen before.
     fn mark_seen(&self, fingerprint: &str, at: &str) -> Result<bool, TxError>;
-    /// Unix times of recent OTP sends for a card (bounded list).
-    fn otp_send_times(&self, issuer_card_ref_id: &str) -> Result<Vec<u64>, TxError>;
-    fn put_otp_send_times(&self, issuer_card_ref_id: &str, times: &[u64]) -> Result<(), TxError>;
-    /// Timestamped events of one velocity key (e.g. attempts of one card), oldest first.
-    fn velocity_events(&self, key: &str) -> Result<Vec<VelocityEvent>, TxError>;
-    fn put_velocity_events(&self, key: &str, events: &[VelocityEvent]) -> Result<(), TxError>;
+    /// Adds `delta` to one counter cell (a missing cell counts as 0). Event counters: see
+    /// [`counters`]; a SQL backend does this as `INSERT … ON CONFLICT DO UPDATE SET n = n + delta`.
+    fn counter_add(&self, cell: &Cell, delta: i64) -> Result<(), TxError>;
+    /// The sum of every shard of every cell in `span` (missing cells count as 0).
+    fn counter_sum(&self, span: &Span) -> Result<i64, TxError>;
+    /// Sets a distinct-count member's last-seen time to the later of the stored one and `at`;
+    /// returns the stored one (None if the member is new or was pruned).
+    fn last_seen_swap(
+        &self,
+        series: &SeriesId,
+        member: &MemberId,
+        at: u64,
+    ) -> Result<Option<u64>, TxError>;
     /// An issuer-initiated operation by the correlation id sent to TSH.
     fn tsh_operation(&self, correlation_id: &str) -> Result<Option<TshOperation>, TxError>;
     fn put_tsh_operation(&self, operation: &TshOperation) -> Result<(), TxError>;
@@ -111,15 +124,6 @@ pub trait Tx {
     /// `eventing`): use cases only ever update delivery bookkeeping through this.
     fn put_event(&self, event: &OutboxEvent) -> Result<(), TxError>;
     fn event(&self, id: &str) -> Result<Option<OutboxEvent>, TxError>;
-}
-
-/// One counted event: its Unix time and, where distinct values are counted, the value (a keyed
-/// fingerprint, never card data).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct VelocityEvent {
-    pub t: u64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub v: Option<String>,
 }
 
 /// Pagination request: zero-based `start_index`, at most `count` items.
@@ -208,7 +212,12 @@ pub struct Store {
 impl Store {
     /// Opens (or creates) the embedded sled store at `path`.
     pub fn open_sled(path: &Path) -> Result<Store, StoreError> {
-        let sled = SledBackend::open(path)?;
+        Store::open_sled_with_cache(path, DEFAULT_CACHE_BYTES)
+    }
+
+    /// Opens the sled store with a page cache of `cache_bytes` (`store.cache_mb`).
+    pub fn open_sled_with_cache(path: &Path, cache_bytes: u64) -> Result<Store, StoreError> {
+        let sled = SledBackend::open(path, cache_bytes)?;
         let flusher = sled.flusher();
         Ok(Store {
             backend: Arc::new(Backend::Sled(sled)),
@@ -276,6 +285,7 @@ impl Store {
         R: Send + 'static,
     {
         let this = self.clone();
+        crate::metrics::store_write();
         let (result, added_events) =
             tokio::task::spawn_blocking(move || this.transact_reporting_events(body))
                 .await
@@ -311,6 +321,12 @@ impl Store {
     /// Blocking reader for CLI tools and tests.
     pub fn reader(&self) -> StoreReader<'_> {
         StoreReader { store: self }
+    }
+
+    /// Deletes event-counter cells and members older than `before` (Unix seconds); returns how
+    /// many entries went. Nothing removed is inside any window (see [`counters::prune_before`]).
+    pub fn prune_counters_blocking(&self, before: u64) -> Result<u64, StoreError> {
+        self.sled().prune_counters(before)
     }
 
     /// True when the store answers a read.
@@ -436,8 +452,18 @@ impl StoreReader<'_> {
         self.sled().card_count()
     }
 
-    pub fn velocity_events(&self, key: &str) -> Result<Vec<VelocityEvent>, StoreError> {
-        self.sled().velocity_events(key)
+    /// The sum of every shard of every cell in `span` (see [`counters`]).
+    pub fn counter_sum(&self, span: &Span) -> Result<i64, StoreError> {
+        self.sled().counter_sum(span)
+    }
+
+    /// A distinct-count member's last-seen time (Unix seconds).
+    pub fn last_seen(
+        &self,
+        series: &SeriesId,
+        member: &MemberId,
+    ) -> Result<Option<u64>, StoreError> {
+        self.sled().last_seen(series, member)
     }
 
     /// Every decision, oldest first (exports and replay).

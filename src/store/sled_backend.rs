@@ -1,5 +1,6 @@
 //! The sled backend: one tree per entity (named `<key>_<value>`), JSON records, multi-tree writes
-//! in one sled transaction, and a schema version under `meta`. The only file that knows sled.
+//! in one sled transaction, and a schema version under `meta`. The only file that knows sled
+//! (with its counters part, `sled_counters.rs`).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -11,8 +12,9 @@ use sled::transaction::{
 };
 use sled::{Db, Transactional, Tree};
 
+use super::counters::{Cell, MemberId, SeriesId, Span};
 use super::sled_sync::SledSync;
-use super::{StoreError, Tx, TxError, TxErrorKind, VelocityEvent, SCHEMA_VERSION};
+use super::{StoreError, Tx, TxError, TxErrorKind, SCHEMA_VERSION};
 use crate::domain::event::event_sequence;
 use crate::domain::{
     AuditEntry, CardRecord, DecisionRecord, Enrollment, EventStatus, OutboxEvent, TokenRecord,
@@ -31,9 +33,9 @@ const TREES: [&str; 21] = [
     "originaltokenfingerprint_virtualcardid",
     "virtualcardid_transition",
     "messagefingerprint_receivedtime",
-    "issuercardrefid_otpsendtimes",
+    "countercell_count",
     "meta",
-    "velocitykey_events",
+    "seriesmember_lastseen",
     "correlationid_tshoperation",
     "auditid_auditentry",
     "eventseq_event",
@@ -53,9 +55,9 @@ const TOKENS_BY_ORIGINAL_REF: usize = 6;
 const TOKENS_BY_ORIGINAL_FP: usize = 7;
 const TRANSITIONS: usize = 8;
 const SEEN: usize = 9;
-const OTP_TIMES: usize = 10;
+const COUNTER_CELLS: usize = 10;
 const META: usize = 11;
-const VELOCITY: usize = 12;
+const LAST_SEEN: usize = 12;
 const TSH_OPERATIONS: usize = 13;
 const AUDIT: usize = 14;
 const EVENTS: usize = 15;
@@ -155,8 +157,8 @@ impl From<UnabortableTransactionError> for TxError {
 }
 
 impl SledBackend {
-    pub fn open(path: &Path) -> Result<SledBackend, StoreError> {
-        let db = Self::open_db_waiting_for_release(path)?;
+    pub fn open(path: &Path, cache_bytes: u64) -> Result<SledBackend, StoreError> {
+        let db = Self::open_db_waiting_for_release(path, cache_bytes)?;
         let trees = TREES
             .iter()
             .map(|name| db.open_tree(name))
@@ -165,12 +167,14 @@ impl SledBackend {
         let sync = Arc::new(SledSync::open(path)?);
         let backend = SledBackend { db, trees, sync };
         backend.check_schema()?;
+        backend.drop_obsolete_trees()?;
         Ok(backend)
     }
 
-    fn open_db(path: &Path) -> Result<sled::Db, StoreError> {
+    fn open_db(path: &Path, cache_bytes: u64) -> Result<sled::Db, StoreError> {
         sled::Config::new()
             .path(path)
+            .cache_capacity(cache_bytes)
             .mode(sled::Mode::HighThroughput)
             .open()
             .map_err(|e| match &e {
@@ -189,11 +193,11 @@ impl SledBackend {
     /// moment after the `Db` is dropped: reopening in the same process right after a close (a
     /// restart in tests, `store import` after `serve`) would otherwise see our own lock. Another
     /// process holding the store is still refused, after the grace period.
-    fn open_db_waiting_for_release(path: &Path) -> Result<sled::Db, StoreError> {
+    fn open_db_waiting_for_release(path: &Path, cache_bytes: u64) -> Result<sled::Db, StoreError> {
         const GRACE: std::time::Duration = std::time::Duration::from_secs(3);
         let started = std::time::Instant::now();
         loop {
-            match Self::open_db(path) {
+            match Self::open_db(path, cache_bytes) {
                 Err(StoreError::Locked(_)) if started.elapsed() < GRACE => {
                     std::thread::sleep(std::time::Duration::from_millis(20));
                 }
@@ -307,10 +311,6 @@ impl SledBackend {
             }
             None => Ok(None),
         }
-    }
-
-    pub fn velocity_events(&self, key: &str) -> Result<Vec<VelocityEvent>, StoreError> {
-        Ok(self.get(VELOCITY, key.as_bytes())?.unwrap_or_default())
     }
 
     pub fn card_count(&self) -> usize {
@@ -442,6 +442,9 @@ impl SledBackend {
         }
     }
 }
+
+#[path = "sled_counters.rs"]
+mod counters;
 
 struct SledTx<'a> {
     trees: &'a [TransactionalTree],
@@ -636,22 +639,21 @@ impl Tx for SledTx<'_> {
         Ok(previous.is_some())
     }
 
-    fn otp_send_times(&self, issuer_card_ref_id: &str) -> Result<Vec<u64>, TxError> {
-        Ok(self
-            .get(OTP_TIMES, issuer_card_ref_id.as_bytes())?
-            .unwrap_or_default())
+    fn counter_add(&self, cell: &Cell, delta: i64) -> Result<(), TxError> {
+        self.add_to_cell(cell, delta)
     }
 
-    fn put_otp_send_times(&self, issuer_card_ref_id: &str, times: &[u64]) -> Result<(), TxError> {
-        self.put(OTP_TIMES, issuer_card_ref_id.as_bytes(), &times)
+    fn counter_sum(&self, span: &Span) -> Result<i64, TxError> {
+        self.sum_span(span)
     }
 
-    fn velocity_events(&self, key: &str) -> Result<Vec<VelocityEvent>, TxError> {
-        Ok(self.get(VELOCITY, key.as_bytes())?.unwrap_or_default())
-    }
-
-    fn put_velocity_events(&self, key: &str, events: &[VelocityEvent]) -> Result<(), TxError> {
-        self.put(VELOCITY, key.as_bytes(), &events)
+    fn last_seen_swap(
+        &self,
+        series: &SeriesId,
+        member: &MemberId,
+        at: u64,
+    ) -> Result<Option<u64>, TxError> {
+        self.swap_last_seen(series, member, at)
     }
 
     fn tsh_operation(&self, correlation_id: &str) -> Result<Option<TshOperation>, TxError> {
