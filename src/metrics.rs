@@ -57,6 +57,12 @@ struct NotificationLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OrphanLabels {
+    policy: &'static str,
+    original_state: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct TshCallLabels {
     operation: String,
     outcome: String,
@@ -124,6 +130,7 @@ struct Metrics {
     store_writes: Counter,
     tsh_calls: Family<TshCallLabels, Counter>,
     event_deliveries: Family<OutcomeLabel, Counter>,
+    orphans: Family<OrphanLabels, Counter>,
 }
 
 impl Metrics {
@@ -139,6 +146,7 @@ impl Metrics {
             store_flush: latency_histogram(),
             store_writes: Counter::default(),
             tsh_calls: Family::default(),
+            orphans: Family::default(),
             event_deliveries: Family::default(),
         };
         let registry = &mut metrics.registry;
@@ -188,6 +196,11 @@ impl Metrics {
             metrics.tsh_calls.clone(),
         );
         registry.register(
+            "token_for_token_orphans",
+            "Card-on-file tokens flagged because a token they were made from was suspended or deleted, by policy (flag, suspend) and that token's new state",
+            metrics.orphans.clone(),
+        );
+        registry.register(
             "event_deliveries",
             "Outbound event feed delivery attempts: delivered, failed_attempt",
             metrics.event_deliveries.clone(),
@@ -210,6 +223,14 @@ impl Metrics {
                 drop(metrics.decisions.get_or_create(&DecisionLabels {
                     level_of_trust: level.as_str(),
                     decided_by: decided_by_str(by),
+                }));
+            }
+        }
+        for policy in ["flag", "suspend"] {
+            for original_state in ["SUSPENDED", "DELETED"] {
+                drop(metrics.orphans.get_or_create(&OrphanLabels {
+                    policy,
+                    original_state,
                 }));
             }
         }
@@ -318,6 +339,18 @@ pub fn event_delivery(outcome: &'static str) {
         .event_deliveries
         .get_or_create(&OutcomeLabel { outcome })
         .inc();
+}
+
+/// `count` COF tokens were flagged by the `token_for_token.on_original_death` policy (`flag` or
+/// `suspend`) because an ancestor entered `original_state` (`SUSPENDED` or `DELETED`).
+pub fn token_for_token_orphans(policy: &'static str, original_state: &'static str, count: u64) {
+    metrics()
+        .orphans
+        .get_or_create(&OrphanLabels {
+            policy,
+            original_state,
+        })
+        .inc_by(count);
 }
 
 /// The whole registry in the OpenMetrics text format (ends with `# EOF`).

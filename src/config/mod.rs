@@ -5,6 +5,7 @@
 mod events;
 mod load;
 mod settings;
+mod token_for_token;
 
 pub use events::{EventsSettings, DEV_EVENTS_SECRET};
 pub use load::{load, LoadOptions};
@@ -13,6 +14,7 @@ pub use settings::{
     OtpSettings, RulesSettings, ServerSettings, Settings, StaffRole, StaffSettings, StaffToken,
     StoreSettings, TlsSettings, TshSettings, DEFAULT_STORE_CACHE_MB, DEV_SECRETS,
 };
+pub use token_for_token::TokenForTokenSettings;
 
 #[cfg(test)]
 mod tests;

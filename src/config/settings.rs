@@ -53,6 +53,8 @@ pub(super) struct RawSettings {
     #[serde(default)]
     events: super::events::RawEvents,
     #[serde(default)]
+    token_for_token: super::token_for_token::RawTokenForToken,
+    #[serde(default)]
     log: RawLog,
 }
 
@@ -250,6 +252,7 @@ pub struct Settings {
     pub otp: OtpSettings,
     pub tsh: TshSettings,
     pub events: super::events::EventsSettings,
+    pub token_for_token: super::token_for_token::TokenForTokenSettings,
     pub log: LogSettings,
 }
 
@@ -785,6 +788,7 @@ impl RawSettings {
                 encryption_cert: non_empty(&self.tsh.encryption_cert).map(|f| resolve(base, f)),
             },
             events: self.events.validate(production)?,
+            token_for_token: self.token_for_token.validate()?,
             log: LogSettings {
                 format,
                 level: self.log.level.unwrap_or_else(|| "info".to_owned()),

@@ -156,6 +156,66 @@ pub fn is_live_descendant(token: &TokenRecord) -> bool {
     )
 }
 
+/// Listed at `GET /api/v1/lineage/orphans`: flagged, and not deleted itself (a deleted COF token
+/// keeps its flag as history but needs no one's attention).
+pub fn is_listed_orphan(token: &TokenRecord) -> bool {
+    token.original_death.is_some() && token.state != TokenState::Deleted
+}
+
+/// What the policy does to one descendant when an ancestor enters a state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DescendantAction {
+    /// Nothing: not a death, not live, or already flagged for this (or an earlier) death.
+    Leave,
+    /// Flag it (or update its flag: the same ancestor went from suspended to deleted).
+    Flag,
+    /// Flag it and ask TSH to suspend it (first flag, policy `suspend`, token not suspended).
+    FlagAndSuspend,
+}
+
+/// Decides for one descendant. A descendant already flagged keeps its first flag (a cascade — the
+/// COF token suspended by the policy dying in turn — or a repeated notification flags nothing
+/// new), except that the same ancestor's deletion after its suspension updates the flag.
+pub fn descendant_action(
+    descendant: &TokenRecord,
+    ancestor: &str,
+    state: TokenState,
+    policy: OnOriginalDeath,
+) -> DescendantAction {
+    if policy == OnOriginalDeath::None || !is_death(state) || !is_live_descendant(descendant) {
+        return DescendantAction::Leave;
+    }
+    match &descendant.original_death {
+        Some(flag) => {
+            let escalates = flag.original_virtual_card_id == ancestor
+                && flag.original_state == TokenState::Suspended
+                && state == TokenState::Deleted;
+            if escalates {
+                DescendantAction::Flag
+            } else {
+                DescendantAction::Leave
+            }
+        }
+        None if policy == OnOriginalDeath::Suspend
+            && matches!(descendant.state, TokenState::Active | TokenState::Requested) =>
+        {
+            DescendantAction::FlagAndSuspend
+        }
+        None => DescendantAction::Flag,
+    }
+}
+
+/// When an ancestor comes back (SUSPENDED → ACTIVE), a `flag`-policy flag it caused is cleared: the
+/// COF token is no longer an orphan. A `suspend`-policy flag stays: that token was suspended on
+/// purpose and staff decide whether to resume it.
+pub fn clears_on_resume(descendant: &TokenRecord, ancestor: &str) -> bool {
+    descendant.original_death.as_ref().is_some_and(|flag| {
+        flag.original_virtual_card_id == ancestor
+            && flag.original_state == TokenState::Suspended
+            && flag.policy == OnOriginalDeath::Flag
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -228,6 +288,64 @@ mod tests {
         assert_eq!(age_days("2026-01-01T13:00:00Z", now), Some(9.0));
         assert_eq!(age_days("2026-02-01T00:00:00Z", now), Some(0.0));
         assert_eq!(age_days("yesterday", now), None);
+    }
+
+    fn flagged(by: &str, state: TokenState, policy: OnOriginalDeath) -> OriginalDeath {
+        OriginalDeath {
+            original_virtual_card_id: by.to_owned(),
+            original_state: state,
+            policy,
+            reason: String::new(),
+            correlation_id: String::new(),
+            created_time: String::new(),
+        }
+    }
+
+    #[test]
+    fn what_a_death_does_to_a_descendant() {
+        use DescendantAction::{Flag, FlagAndSuspend, Leave};
+        use OnOriginalDeath as P;
+        use TokenState as S;
+        let live = token("COF", None, None);
+        let mut suspended = live.clone();
+        suspended.state = S::Suspended;
+        let mut deleted = live.clone();
+        deleted.state = S::Deleted;
+        let mut flagged_by_suspension = live.clone();
+        flagged_by_suspension.original_death = Some(flagged("DEV", S::Suspended, P::Flag));
+        // (case, descendant, ancestor's new state, policy, expected)
+        #[rustfmt::skip]
+        let rows = [
+            ("policy none", &live, S::Suspended, P::None, Leave),
+            ("not a death", &live, S::Active, P::Suspend, Leave),
+            ("flag on suspension", &live, S::Suspended, P::Flag, Flag),
+            ("flag on deletion", &live, S::Deleted, P::Flag, Flag),
+            ("suspend an active COF", &live, S::Deleted, P::Suspend, FlagAndSuspend),
+            ("an already suspended COF is only flagged", &suspended, S::Deleted, P::Suspend, Flag),
+            ("a deleted COF is left alone", &deleted, S::Deleted, P::Suspend, Leave),
+            ("already flagged: the first flag stays", &flagged_by_suspension, S::Suspended, P::Suspend, Leave),
+            ("same ancestor deleted after suspended: flag updated", &flagged_by_suspension, S::Deleted, P::Suspend, Flag),
+        ];
+        for (name, descendant, state, policy, expected) in rows {
+            assert_eq!(
+                descendant_action(descendant, "DEV", state, policy),
+                expected,
+                "case: {name}"
+            );
+        }
+        assert_eq!(
+            descendant_action(&flagged_by_suspension, "OTHER", S::Deleted, P::Flag),
+            Leave
+        );
+        assert!(clears_on_resume(&flagged_by_suspension, "DEV"));
+        assert!(!clears_on_resume(&flagged_by_suspension, "OTHER"));
+        let mut suspended_by_policy = live.clone();
+        suspended_by_policy.original_death = Some(flagged("DEV", S::Suspended, P::Suspend));
+        assert!(!clears_on_resume(&suspended_by_policy, "DEV"));
+        assert!(is_listed_orphan(&flagged_by_suspension));
+        let mut gone = flagged_by_suspension.clone();
+        gone.state = S::Deleted;
+        assert!(!is_listed_orphan(&gone));
     }
 
     #[test]

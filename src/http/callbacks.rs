@@ -230,9 +230,16 @@ async fn run(
                     .map_err(CallbackError::from),
                 Err(e) => Err(e),
             };
-            let outcome = result.as_ref().map_or("refused", |o| o.as_str());
+            let outcome = result.as_ref().map_or("refused", |n| n.outcome.as_str());
             crate::metrics::notification(action, outcome);
-            result?;
+            let notified = result?;
+            if !notified.lineage.suspend.is_empty() {
+                // Acknowledge TSH first: the suspensions are separate calls towards TSH.
+                let svc = svc.clone();
+                actix_web::rt::spawn(async move {
+                    service::lineage::suspend_descendants(&svc, notified.lineage).await;
+                });
+            }
             Ok(ok_json(&EmptyResponse {}, cid))
         }
         Operation::NotifyStandInProcess => {

@@ -7,6 +7,7 @@
 
 use serde_json::Value;
 
+use super::lineage::DeathFollowup;
 use super::{check_id, original_token_record, CallContext, Refusal, Services};
 use crate::contract::notification::NotifyVirtualCardChangeRequest;
 use crate::contract::original_token;
@@ -70,12 +71,20 @@ fn names_another_cards_token(
     existing.is_some_and(|t| t.issuer_card_ref_id != card_ref) && *action != LifecycleAction::Update
 }
 
+/// What a notification did, and the original-death policy's follow-up: tokens to suspend through
+/// TSH, which the HTTP layer starts once TSH has its answer.
+#[derive(Debug)]
+pub struct Notified {
+    pub outcome: NotificationOutcome,
+    pub lineage: DeathFollowup,
+}
+
 pub async fn notify(
     svc: &Services,
     ctx: &CallContext,
     request: NotifyVirtualCardChangeRequest,
     body: &Value,
-) -> Result<NotificationOutcome, Refusal> {
+) -> Result<Notified, Refusal> {
     let card_ref = check_id(
         "issuerCardRefId",
         request.issuer_card_ref_id.as_deref(),
@@ -148,13 +157,14 @@ pub async fn notify(
         body,
     );
     let correlation_id = ctx.correlation_id.clone();
+    let policy = svc.settings.token_for_token.on_original_death;
 
-    let outcome = svc
+    let (outcome, followup) = svc
         .store
         .write(move |tx| {
             let now = now_rfc3339();
             if tx.mark_seen(&dedupe, &now)? {
-                return Ok(NotificationOutcome::Duplicate);
+                return Ok((NotificationOutcome::Duplicate, DeathFollowup::default()));
             }
             let existing = tx.token(&vcid)?;
             if names_another_cards_token(existing.as_ref(), &card_ref, &action) {
@@ -292,6 +302,18 @@ pub async fn notify(
             }
             token.last_modified_time.clone_from(&now);
             tx.put_token(&token)?;
+            // The original-death policy, for the tokens made from this one.
+            let followup = match plan.transition {
+                Some(change) => super::lineage::on_state_change(
+                    tx,
+                    &token,
+                    change,
+                    policy,
+                    &correlation_id,
+                    &now,
+                )?,
+                None => DeathFollowup::default(),
+            };
 
             // Link to the enrolment: the one of this call, else the one that created the token.
             if enrollment.is_none() {
@@ -316,7 +338,7 @@ pub async fn notify(
                 enrollment.last_modified_time.clone_from(&now);
                 tx.put_enrollment(&enrollment)?;
             }
-            Ok(plan.outcome)
+            Ok((plan.outcome, followup))
         })
         .await
         .map_err(|e| match e {
@@ -325,6 +347,14 @@ pub async fn notify(
             }
             other => Refusal::from(other),
         })?;
-    tracing::info!(outcome = outcome.as_str(), "notification recorded");
-    Ok(outcome)
+    super::lineage::count_flagged(&followup);
+    tracing::info!(
+        outcome = outcome.as_str(),
+        flagged_descendants = followup.flagged.len(),
+        "notification recorded"
+    );
+    Ok(Notified {
+        outcome,
+        lineage: followup,
+    })
 }

@@ -3,7 +3,8 @@
 //! links a new token to its original when it is created, and walks a token's whole lineage.
 //!
 //! [`lineage_of`] is the staff view: a token's ancestors (its original, the original's original, …)
-//! and every descendant.
+//! and every descendant. [`on_state_change`] is the original-death policy's hook, called where a
+//! token's state changes; [`suspend_descendants`] carries out a `suspend` after TSH was answered.
 //!
 //! The lookups work the same inside a write transaction (`dyn Tx`) and in a read
 //! (`StoreReader`), through the small [`TokenLookup`] trait. Must not: decide anything (the rules
@@ -11,8 +12,11 @@
 
 use std::collections::{HashSet, VecDeque};
 
-use crate::domain::lineage::{resolve, Provenance};
-use crate::domain::{OriginalToken, TokenRecord};
+use crate::domain::lineage::{
+    clears_on_resume, descendant_action, is_death, resolve, DescendantAction, OnOriginalDeath,
+    OriginalDeath, Provenance,
+};
+use crate::domain::{OriginalToken, TokenRecord, TokenState};
 use crate::store::{StoreError, StoreReader, Tx, TxError};
 
 /// At most this many of our tokens are read per attribute: more would be corrupt data, and the
@@ -210,6 +214,128 @@ pub async fn lineage_of(
 ) -> Result<Option<Lineage>, StoreError> {
     let id = virtual_card_id.to_owned();
     store.read(move |r| walk(r, &id)).await
+}
+
+/// What the original-death policy did inside a notification's transaction, and what is left to
+/// do once TSH has been answered.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeathFollowup {
+    /// Descendants flagged (or re-flagged) by this change.
+    pub flagged: Vec<String>,
+    /// Descendants to suspend through TSH (policy `suspend`).
+    pub suspend: Vec<String>,
+    /// The policy and the dead ancestor's new state, for metrics and the suspension reason.
+    pub policy: Option<OnOriginalDeath>,
+    pub original_state: Option<TokenState>,
+    pub reason: String,
+}
+
+/// The hook for every token state change (called where a notification changes a state, inside its
+/// transaction): when `token` has just entered SUSPENDED or DELETED, flags its live descendants
+/// by `policy`; when it has just been resumed, clears the `flag`-policy flags its suspension set.
+pub(crate) fn on_state_change(
+    tx: &dyn Tx,
+    token: &TokenRecord,
+    (left, entered): (Option<TokenState>, TokenState),
+    policy: OnOriginalDeath,
+    correlation_id: &str,
+    now: &str,
+) -> Result<DeathFollowup, TxError> {
+    let mut followup = DeathFollowup::default();
+    let resumed = left == Some(TokenState::Suspended) && entered == TokenState::Active;
+    if policy == OnOriginalDeath::None || !(is_death(entered) || resumed) {
+        return Ok(followup);
+    }
+    let Some(lineage) = walk(tx, &token.virtual_card_id)? else {
+        return Ok(followup);
+    };
+    let ancestor = token.virtual_card_id.as_str();
+    let reason = format!(
+        "token-for-token: token {ancestor} this token was made from is {}",
+        entered.as_str()
+    );
+    for (mut descendant, _) in lineage.descendants {
+        if resumed {
+            if clears_on_resume(&descendant, ancestor) {
+                descendant.original_death = None;
+                descendant.last_modified_time = now.to_owned();
+                tx.put_token(&descendant)?;
+            }
+            continue;
+        }
+        let action = descendant_action(&descendant, ancestor, entered, policy);
+        if action == DescendantAction::Leave {
+            continue;
+        }
+        descendant.original_death = Some(OriginalDeath {
+            original_virtual_card_id: ancestor.to_owned(),
+            original_state: entered,
+            policy,
+            reason: reason.clone(),
+            correlation_id: correlation_id.to_owned(),
+            created_time: now.to_owned(),
+        });
+        descendant.last_modified_time = now.to_owned();
+        tx.put_token(&descendant)?;
+        if action == DescendantAction::FlagAndSuspend {
+            followup.suspend.push(descendant.virtual_card_id.clone());
+        }
+        followup.flagged.push(descendant.virtual_card_id);
+    }
+    if !followup.flagged.is_empty() {
+        followup.policy = Some(policy);
+        followup.original_state = Some(entered);
+        followup.reason = reason;
+    }
+    Ok(followup)
+}
+
+/// Counts what the policy flagged (after the transaction committed).
+pub fn count_flagged(followup: &DeathFollowup) {
+    if let (Some(policy), Some(state)) = (followup.policy, followup.original_state) {
+        crate::metrics::token_for_token_orphans(
+            policy.as_str(),
+            state.as_str(),
+            followup.flagged.len() as u64,
+        );
+    }
+}
+
+/// Marqeta reason code sent with a policy suspension: 15, initiated by the issuer.
+pub const POLICY_REASON_CODE: &str = "15";
+
+/// Suspends the descendants the `suspend` policy named, through TSH like a staff action (actor
+/// `lineage-policy`): pending until TSH's notification confirms each one, every attempt audited.
+/// Runs after TSH's notification was answered.
+pub async fn suspend_descendants(svc: &super::Services, followup: DeathFollowup) {
+    let actor = super::audit::Actor {
+        name: "lineage-policy".to_owned(),
+        role: crate::config::StaffRole::Operator,
+    };
+    for virtual_card_id in followup.suspend {
+        let request = super::staff_actions::TransitionRequest {
+            virtual_card_id: virtual_card_id.clone(),
+            state: super::staff_actions::RequestedState::Suspended,
+            reason_code: POLICY_REASON_CODE.to_owned(),
+            reason: Some(followup.reason.clone()),
+        };
+        match super::staff_actions::transition_token(svc, &actor, request).await {
+            Ok(_) => {
+                tracing::warn!(virtual_card_id = %virtual_card_id, "original token died: suspension requested from TSH")
+            }
+            Err(e) => {
+                tracing::error!(virtual_card_id = %virtual_card_id, error = %e, "original token died: suspension failed (the token stays flagged)")
+            }
+        }
+    }
+}
+
+/// `GET /api/v1/lineage/orphans`: flagged COF tokens, by virtual card id.
+pub async fn orphans(
+    store: &crate::store::Store,
+    page: crate::store::Page,
+) -> Result<crate::store::Paged<TokenRecord>, StoreError> {
+    store.read(move |r| r.orphans(page)).await
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ use super::counters::{Cell, MemberId, SeriesId, Span};
 use super::sled_sync::SledSync;
 use super::{StoreError, Tx, TxError, TxErrorKind, SCHEMA_VERSION};
 use crate::domain::event::event_sequence;
+use crate::domain::lineage::is_listed_orphan;
 use crate::domain::{
     AuditEntry, CardRecord, DecisionRecord, Enrollment, EventStatus, OutboxEvent, TokenRecord,
     Transition, TshOperation,
@@ -522,9 +523,9 @@ impl SledTx<'_> {
         for (tree, key) in &new_keys {
             self.set_in_list(*tree, key, vcid, true)?;
         }
-        if token.original_death.is_some() {
+        if is_listed_orphan(token) {
             self.trees[ORPHANS].insert(vcid.as_bytes(), &[] as &[u8])?;
-        } else if previous.is_some_and(|p| p.original_death.is_some()) {
+        } else if previous.is_some_and(is_listed_orphan) {
             self.trees[ORPHANS].remove(vcid.as_bytes())?;
         }
         Ok(())

@@ -15,6 +15,7 @@ mod hardening;
 mod mock_tsh;
 mod notifications;
 mod observability;
+mod original_death;
 mod otp;
 mod restart;
 mod rules_admin;

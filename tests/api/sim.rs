@@ -87,6 +87,10 @@ async fn every_shipped_scenario_passes_and_again_on_the_same_service() {
         "token-for-token",
         "stand-in",
         "lifecycle",
+        "t4t-unknown-original",
+        "t4t-original-other-card",
+        "t4t-suspended-original",
+        "t4t-chain",
     ] {
         assert!(names.contains(&flow), "missing scenario {flow}: {names:?}");
     }
