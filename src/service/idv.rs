@@ -58,27 +58,29 @@ pub fn offered(
         .collect()
 }
 
-/// The card a `getIDnVMethodList` names. A named `virtualCardId` must be a token we know (else
-/// 119, as everywhere a token is named) and, when the card is named too, a token of that card.
+/// The card a `getIDnVMethodList` names. A named card wins (116 when unknown): the call may come
+/// before the token's first notification, so a token we do not know yet is no refusal there, but
+/// a known token of another card is (119). Named by `virtualCardId` alone, the token must be known
+/// (119, as everywhere a token is named).
 fn card_of_request(
     r: &crate::store::StoreReader<'_>,
     reference: Option<&str>,
     vcid: Option<&str>,
 ) -> Result<Result<CardRecord, super::Refusal>, crate::store::StoreError> {
     let token = match vcid {
-        Some(vcid) => match r.token(vcid)? {
-            Some(token) => Some(token),
-            None => return Ok(Err(super::Refusal::UnknownVirtualCard)),
-        },
+        Some(vcid) => r.token(vcid)?,
         None => None,
     };
-    let reference = match (reference, &token) {
+    let reference = match (reference, token) {
+        (Some(reference), _) if r.card(reference)?.is_none() => {
+            return Ok(Err(super::Refusal::UnknownCard))
+        }
         (Some(reference), Some(token)) if token.issuer_card_ref_id != reference => {
             return Ok(Err(super::Refusal::UnknownVirtualCard))
         }
         (Some(reference), _) => reference.to_owned(),
-        (None, Some(token)) => token.issuer_card_ref_id.clone(),
-        (None, None) => return Ok(Err(super::Refusal::UnknownCard)),
+        (None, Some(token)) => token.issuer_card_ref_id,
+        (None, None) => return Ok(Err(super::Refusal::UnknownVirtualCard)),
     };
     Ok(r.card(&reference)?.ok_or(super::Refusal::UnknownCard))
 }

@@ -360,19 +360,29 @@ async fn get_idnv_method_list_with_an_unknown_virtual_card_id_is_119() {
         "{:?}",
         unknown.body
     );
-    let unknown_with_card = app
+    // Named with its card, a token not notified yet is fine (the call can precede activation)...
+    let not_yet_with_card = app
         .call(
             "getIDnVMethodList",
             &cid("idnv"),
-            &json!({"issuerCardRefId": card, "virtualCardId": "VC-nobody-knows"}),
+            &json!({"issuerCardRefId": card, "virtualCardId": "VC-not-yet"}),
         )
         .await;
     assert_eq!(
-        unknown_with_card.code(),
-        Some(119),
+        not_yet_with_card.status, 200,
         "{:?}",
-        unknown_with_card.body
+        not_yet_with_card.body
     );
+    // ...but a known token of another card is not.
+    let other = card_ref(&app, PAN_PHONE_ONLY).await;
+    let crossed = app
+        .call(
+            "getIDnVMethodList",
+            &cid("idnv"),
+            &json!({"issuerCardRefId": other, "virtualCardId": known}),
+        )
+        .await;
+    assert_eq!(crossed.code(), Some(119), "{:?}", crossed.body);
     let found = app
         .call(
             "getIDnVMethodList",
