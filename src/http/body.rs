@@ -107,30 +107,6 @@ pub async fn read_limited(
     Ok(body)
 }
 
-impl BodyReadError {
-    /// The staff API's answer: HTTP status, `error_code`, `error_message`.
-    pub fn staff_answer(&self) -> (actix_web::http::StatusCode, &'static str, &'static str) {
-        use actix_web::http::StatusCode;
-        match self {
-            BodyReadError::TooLarge { .. } => (
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body_too_large",
-                "request body is too large",
-            ),
-            BodyReadError::Incomplete => (
-                StatusCode::BAD_REQUEST,
-                "invalid_body",
-                "request body could not be read",
-            ),
-            BodyReadError::TimedOut => (
-                StatusCode::REQUEST_TIMEOUT,
-                "request_timeout",
-                "request body not received in time",
-            ),
-        }
-    }
-}
-
 /// True when the request declares JSON (or declares nothing, which we tolerate).
 pub fn is_json_or_absent(req: &HttpRequest) -> bool {
     match req.headers().get(header::CONTENT_TYPE) {

@@ -117,6 +117,9 @@ pub async fn handle(
                 let response = match run(&req, payload, &svc, operation, &ctx).await {
                     Ok(response) => response,
                     Err(e) => {
+                        if let Some(cause) = &e.cause {
+                            tracing::error!(error = %cause, "internal error while handling a callback");
+                        }
                         tracing::info!(code = e.body.response_code, message = %e.body.error_message, "callback refused");
                         let mut response = e.response();
                         if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&ctx.correlation_id) {
@@ -237,7 +240,12 @@ async fn run(
                 // Acknowledge TSH first: the suspensions are separate calls towards TSH.
                 let svc = svc.clone();
                 actix_web::rt::spawn(async move {
-                    service::lineage::suspend_descendants(&svc, notified.lineage).await;
+                    service::lineage::suspend_descendants(
+                        &svc,
+                        notified.lineage,
+                        super::error::staff_action_status,
+                    )
+                    .await;
                 });
             }
             Ok(ok_json(&EmptyResponse {}, cid))
@@ -249,7 +257,12 @@ async fn run(
                 // Acknowledge TSH first: the suspension is a separate call towards TSH.
                 let svc = svc.clone();
                 actix_web::rt::spawn(async move {
-                    service::standin::suspend_after_mismatch(&svc, vcid).await;
+                    service::standin::suspend_after_mismatch(
+                        &svc,
+                        vcid,
+                        super::error::staff_action_status,
+                    )
+                    .await;
                 });
             }
             Ok(ok_json(&EmptyResponse {}, cid))

@@ -1,5 +1,6 @@
 //! `GET /metrics` (Prometheus scrape, no authentication, like the health checks) and the
-//! middleware counting staff API requests by route pattern and status. The metric definitions
+//! middleware counting staff API requests by route pattern and status (and logging the cause of
+//! a staff request's server-side failure). The metric definitions
 //! live in `crate::metrics`; this file only connects them to HTTP.
 
 use actix_web::body::MessageBody;
@@ -27,6 +28,15 @@ pub async fn count_staff_requests(
         .find(|m| *m == req.method().as_str())
         .unwrap_or("OTHER");
     let result = next.call(req).await;
+    // Staff errors carry their cause in `Display` (never in the body); a server-side failure is
+    // logged here, once, where every staff request ends.
+    if let Ok(res) = &result {
+        if let Some(error) = res.response().error() {
+            if res.status().is_server_error() {
+                tracing::error!(error = %error, "staff request failed");
+            }
+        }
+    }
     let (route, status) = match &result {
         Ok(res) => (res.request().match_pattern(), res.status().as_u16()),
         Err(e) => (None, e.as_response_error().status_code().as_u16()),

@@ -14,6 +14,8 @@ pub mod staff_auth;
 pub mod staff_edge;
 pub mod staff_events;
 pub mod staff_lineage;
+pub mod staff_params;
+pub mod staff_reads;
 pub mod staff_rules;
 pub mod staff_views;
 

@@ -7,40 +7,23 @@
 //!
 //! Handlers parse and authenticate; `service::staff_actions` validates, calls TSH and audits.
 
-use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::body::{is_json_or_absent, read_limited};
-use super::error::staff_error;
-use super::staff::{authorize, authorize_write, authorized_page, internal, PageQuery, Role};
-use crate::contract::parse::parse_object;
+use super::error::{staff_action_status, StaffError};
+use super::staff_auth::Caller;
+use crate::contract::parse::{parse_object, typed};
 use crate::domain::{AuditOutcome, OperationConfirmation, Secret, TshOperation};
 use crate::service::audit::{self, Actor, AuditDraft};
+use crate::service::cards::{self, CardInput};
 use crate::service::staff_actions::{
-    self, is_reason_code, marqeta_state, ActionError, ReplaceRequest, RequestedState,
-    TransitionRequest,
+    self, is_reason_code, marqeta_state, ReplaceRequest, RequestedState, TransitionRequest,
 };
 use crate::service::Services;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/tokentransitions", web::post().to(create_transition))
-        .route("/tokentransitions/{token}", web::get().to(get_transition))
-        .route(
-            "/cards/{issuer_card_ref_id}/block",
-            web::post().to(block_card),
-        )
-        .route(
-            "/cards/{issuer_card_ref_id}/unblock",
-            web::post().to(unblock_card),
-        )
-        .route(
-            "/cards/{issuer_card_ref_id}/replace",
-            web::post().to(replace_card),
-        )
-        .route("/audit", web::get().to(list_audit));
-}
+type Reply = Result<HttpResponse, StaffError>;
 
 #[derive(Serialize)]
 struct WalletTokenRef {
@@ -49,7 +32,7 @@ struct WalletTokenRef {
 
 /// A staff-initiated operation in Marqeta's transition shape, with its progress.
 #[derive(Serialize)]
-struct OperationView {
+pub struct OperationView {
     /// The transition's identifier: the `x-correlation-id` sent to TSH.
     token: String,
     correlation_id: String,
@@ -111,89 +94,51 @@ impl From<&TshOperation> for OperationView {
     }
 }
 
-fn action_error(error: ActionError) -> HttpResponse {
-    match &error {
-        ActionError::Invalid(m) => staff_error(StatusCode::BAD_REQUEST, "invalid_body", m.clone()),
-        ActionError::NotFound(_) => {
-            staff_error(StatusCode::NOT_FOUND, "not_found", error.to_string())
-        }
-        ActionError::Conflict(m) => {
-            staff_error(StatusCode::CONFLICT, "illegal_transition", m.clone())
-        }
-        ActionError::Tsh { error: tsh, .. } => {
-            let status = StatusCode::from_u16(staff_actions::tsh_http_status(tsh))
-                .unwrap_or(StatusCode::BAD_GATEWAY);
-            let code = match status.as_u16() {
-                503 => "tsh_not_configured",
-                504 => "tsh_timeout",
-                500 => "internal_error",
-                _ => match tsh {
-                    crate::tsh_client::TshError::Refused { .. } => "tsh_refused",
-                    _ => "tsh_unavailable",
-                },
-            };
-            staff_error(status, code, error.to_string())
-        }
-        ActionError::Store(e) => {
-            tracing::error!(error = %e, "store error in a staff action");
-            staff_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal_error",
-                "unexpected server error",
-            )
-        }
-    }
-}
-
-/// Reads a JSON object body (an absent or empty body is `{}` when `allow_empty`); a refusal is
-/// audited as `refused` with the given subject.
-async fn read_object(
-    req: &HttpRequest,
-    payload: web::Payload,
+/// Audits a request refused before reaching its use case, and returns the refusal.
+async fn refused(
     svc: &Services,
     actor: &Actor,
     what: &'static str,
-    target: &str,
+    target: String,
+    error: StaffError,
+) -> StaffError {
+    let status = error.status_code().as_u16();
+    let draft = AuditDraft::new(actor, what, target, AuditOutcome::Refused, status)
+        .detail(format!("refused: {error}"));
+    audit::record_or_log(&svc.store, draft).await;
+    error
+}
+
+/// The bytes of a JSON body within the size limit (zeroized when dropped: a card body holds a PAN).
+async fn json_body(
+    req: &HttpRequest,
+    payload: web::Payload,
+    svc: &Services,
+) -> Result<zeroize::Zeroizing<Vec<u8>>, StaffError> {
+    if !is_json_or_absent(req) {
+        return Err(StaffError::InvalidContentType);
+    }
+    let bytes = read_limited(req, payload, svc.settings.server.max_body_bytes).await?;
+    Ok(zeroize::Zeroizing::new(bytes.to_vec()))
+}
+
+/// A JSON object body (an absent or blank body is `{}` when `allow_empty`).
+async fn object_body(
+    req: &HttpRequest,
+    payload: web::Payload,
+    svc: &Services,
     allow_empty: bool,
-) -> Result<Map<String, Value>, HttpResponse> {
-    let refused = |status: StatusCode, code: &'static str, message: String| {
-        let draft = AuditDraft::new(actor, what, target, AuditOutcome::Refused, status.as_u16())
-            .detail(format!("refused: {message}"));
-        (draft, staff_error(status, code, message))
-    };
-    let outcome = if !is_json_or_absent(req) {
-        Err(refused(
-            StatusCode::BAD_REQUEST,
-            "invalid_content_type",
-            "Content-Type must be application/json".to_owned(),
-        ))
-    } else {
-        match read_limited(req, payload, svc.settings.server.max_body_bytes).await {
-            Err(e) => {
-                let (status, code, message) = e.staff_answer();
-                Err(refused(status, code, message.to_owned()))
-            }
-            Ok(bytes) if allow_empty && bytes.iter().all(u8::is_ascii_whitespace) => Ok(Map::new()),
-            Ok(bytes) => {
-                let bytes = zeroize::Zeroizing::new(bytes.to_vec());
-                match parse_object(&bytes) {
-                    Ok(Value::Object(map)) => Ok(map),
-                    Ok(_) => Err(refused(
-                        StatusCode::BAD_REQUEST,
-                        "invalid_body",
-                        "the body must be a JSON object".to_owned(),
-                    )),
-                    Err(e) => Err(refused(StatusCode::BAD_REQUEST, "invalid_body", e.0)),
-                }
-            }
-        }
-    };
-    match outcome {
-        Ok(map) => Ok(map),
-        Err((draft, response)) => {
-            audit::record_or_log(&svc.store, draft).await;
-            Err(response)
-        }
+) -> Result<Map<String, Value>, StaffError> {
+    let bytes = json_body(req, payload, svc).await?;
+    if allow_empty && bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Map::new());
+    }
+    match parse_object(&bytes) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(StaffError::InvalidBody(
+            "the body must be a JSON object".to_owned(),
+        )),
+        Err(e) => Err(StaffError::InvalidBody(e.0)),
     }
 }
 
@@ -264,19 +209,22 @@ fn parse_transition(body: &Map<String, Value>) -> Result<TransitionRequest, Stri
     })
 }
 
-async fn create_transition(
+fn accepted(operation: &TshOperation) -> Reply {
+    Ok(HttpResponse::Accepted().json(OperationView::from(operation)))
+}
+
+/// `POST /api/v1/tokentransitions`.
+pub async fn create_transition(
+    staff: Caller,
     req: HttpRequest,
     payload: web::Payload,
     svc: web::Data<Services>,
-) -> HttpResponse {
+) -> Reply {
     const WHAT: &str = "tokentransition.create";
-    let actor = match authorize_write(&req, &svc, WHAT, "token:?").await {
-        Ok(actor) => actor,
-        Err(r) => return r,
-    };
-    let body = match read_object(&req, payload, &svc, &actor, WHAT, "token:?", false).await {
+    let actor = &staff.require_operator(&svc, WHAT, "token:?").await?;
+    let body = match object_body(&req, payload, &svc, false).await {
         Ok(body) => body,
-        Err(response) => return response,
+        Err(e) => return Err(refused(&svc, actor, WHAT, "token:?".to_owned(), e).await),
     };
     let request = match parse_transition(&body) {
         Ok(request) => request,
@@ -287,149 +235,157 @@ async fn create_transition(
                 }
                 _ => "token:?".to_owned(),
             };
-            audit::record_or_log(
-                &svc.store,
-                AuditDraft::new(&actor, WHAT, target, AuditOutcome::Refused, 400)
-                    .detail(format!("refused: {message}")),
-            )
-            .await;
-            return staff_error(StatusCode::BAD_REQUEST, "invalid_body", message);
+            let error = StaffError::InvalidBody(message);
+            return Err(refused(&svc, actor, WHAT, target, error).await);
         }
     };
-    match staff_actions::transition_token(&svc, &actor, request).await {
-        Ok(op) => HttpResponse::Accepted().json(OperationView::from(&op)),
-        Err(e) => action_error(e),
-    }
+    let op = staff_actions::transition_token(&svc, actor, request, staff_action_status).await?;
+    accepted(&op)
 }
 
-async fn get_transition(
-    req: HttpRequest,
-    path: web::Path<String>,
-    svc: web::Data<Services>,
-) -> HttpResponse {
-    if let Err(r) = authorize(&req, &svc, Role::Viewer) {
-        return *r;
-    }
-    let token = path.into_inner();
-    match svc.store.read(move |r| r.tsh_operation(&token)).await {
-        Ok(Some(op)) => HttpResponse::Ok().json(OperationView::from(&op)),
-        Ok(None) => staff_error(StatusCode::NOT_FOUND, "not_found", "transition not found"),
-        Err(e) => internal(e),
-    }
-}
-
+/// `POST /api/v1/cards/{ref}/block` (`block`) or `/unblock`.
 async fn block_or_unblock(
+    staff: Caller,
     req: HttpRequest,
     path: web::Path<String>,
     payload: web::Payload,
     svc: web::Data<Services>,
     block: bool,
-) -> HttpResponse {
+) -> Reply {
     let what = if block { "card.block" } else { "card.unblock" };
     let reference = path.into_inner();
     let target = format!("card:{reference}");
-    let actor = match authorize_write(&req, &svc, what, &target).await {
-        Ok(actor) => actor,
-        Err(r) => return r,
+    let actor = &staff.require_operator(&svc, what, &target).await?;
+    let fields = match object_body(&req, payload, &svc, true).await {
+        Ok(body) => reason_fields(&body, false).map_err(StaffError::InvalidBody),
+        Err(e) => Err(e),
     };
-    let body = match read_object(&req, payload, &svc, &actor, what, &target, true).await {
-        Ok(body) => body,
-        Err(response) => return response,
-    };
-    let (reason_code, reason) = match reason_fields(&body, false) {
+    let (reason_code, reason) = match fields {
         Ok(fields) => fields,
-        Err(message) => {
-            audit::record_or_log(
-                &svc.store,
-                AuditDraft::new(&actor, what, target, AuditOutcome::Refused, 400)
-                    .detail(format!("refused: {message}")),
-            )
-            .await;
-            return staff_error(StatusCode::BAD_REQUEST, "invalid_body", message);
-        }
+        Err(e) => return Err(refused(&svc, actor, what, target, e).await),
     };
     // Default: 15, "initiated by issuer".
     let reason_code = reason_code.unwrap_or_else(|| "15".to_owned());
-    match staff_actions::block_card(&svc, &actor, &reference, block, reason_code, reason).await {
-        Ok(op) => HttpResponse::Accepted().json(OperationView::from(&op)),
-        Err(e) => action_error(e),
-    }
+    let op = staff_actions::block_card(
+        &svc,
+        actor,
+        &reference,
+        block,
+        reason_code,
+        reason,
+        staff_action_status,
+    )
+    .await?;
+    accepted(&op)
 }
 
-async fn block_card(
+pub async fn block_card(
+    staff: Caller,
     req: HttpRequest,
     path: web::Path<String>,
     payload: web::Payload,
     svc: web::Data<Services>,
-) -> HttpResponse {
-    block_or_unblock(req, path, payload, svc, true).await
+) -> Reply {
+    block_or_unblock(staff, req, path, payload, svc, true).await
 }
 
-async fn unblock_card(
+pub async fn unblock_card(
+    staff: Caller,
     req: HttpRequest,
     path: web::Path<String>,
     payload: web::Payload,
     svc: web::Data<Services>,
-) -> HttpResponse {
-    block_or_unblock(req, path, payload, svc, false).await
+) -> Reply {
+    block_or_unblock(staff, req, path, payload, svc, false).await
 }
 
-async fn replace_card(
+fn parse_replace(body: &Map<String, Value>) -> Result<ReplaceRequest, String> {
+    let pan = match body.get("pan") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(Secret::new(s.clone())),
+        Some(_) => return Err("pan must be a string of digits".to_owned()),
+    };
+    let exp = opt_string(body, "exp")?.ok_or("exp is required (MMYY)")?;
+    Ok(ReplaceRequest { pan, exp })
+}
+
+/// `POST /api/v1/cards/{ref}/replace` {`pan`?, `exp`}.
+pub async fn replace_card(
+    staff: Caller,
     req: HttpRequest,
     path: web::Path<String>,
     payload: web::Payload,
     svc: web::Data<Services>,
-) -> HttpResponse {
+) -> Reply {
     const WHAT: &str = "card.replace";
     let reference = path.into_inner();
     let target = format!("card:{reference}");
-    let actor = match authorize_write(&req, &svc, WHAT, &target).await {
-        Ok(actor) => actor,
-        Err(r) => return r,
+    let actor = &staff.require_operator(&svc, WHAT, &target).await?;
+    let request = match object_body(&req, payload, &svc, false).await {
+        // The body (a PAN) is dropped as soon as the request is read.
+        Ok(body) => parse_replace(&body).map_err(StaffError::InvalidBody),
+        Err(e) => Err(e),
     };
-    let body = match read_object(&req, payload, &svc, &actor, WHAT, &target, false).await {
-        Ok(body) => body,
-        Err(response) => return response,
-    };
-    let parsed = (|| -> Result<ReplaceRequest, String> {
-        let pan = match body.get("pan") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(s)) => Some(Secret::new(s.clone())),
-            Some(_) => return Err("pan must be a string of digits".to_owned()),
-        };
-        let exp = opt_string(&body, "exp")?.ok_or("exp is required (MMYY)")?;
-        Ok(ReplaceRequest { pan, exp })
-    })();
-    let request = match parsed {
+    let request = match request {
         Ok(request) => request,
-        Err(message) => {
-            audit::record_or_log(
-                &svc.store,
-                AuditDraft::new(&actor, WHAT, target, AuditOutcome::Refused, 400)
-                    .detail(format!("refused: {message}")),
-            )
-            .await;
-            return staff_error(StatusCode::BAD_REQUEST, "invalid_body", message);
-        }
+        Err(e) => return Err(refused(&svc, actor, WHAT, target, e).await),
     };
-    drop(body);
-    match staff_actions::replace_card(&svc, &actor, &reference, request).await {
-        Ok(op) => HttpResponse::Accepted().json(OperationView::from(&op)),
-        Err(e) => action_error(e),
-    }
+    let op =
+        staff_actions::replace_card(&svc, actor, &reference, request, staff_action_status).await?;
+    accepted(&op)
 }
 
-async fn list_audit(
+/// `POST /api/v1/cards`, audited (from the answer, never from the request: it holds the PAN).
+pub async fn upsert_card(
+    staff: Caller,
     req: HttpRequest,
-    query: web::Query<PageQuery>,
+    payload: web::Payload,
     svc: web::Data<Services>,
-) -> HttpResponse {
-    let page = match authorized_page(&req, &svc, &query, Role::Viewer) {
-        Ok(p) => p,
-        Err(r) => return *r,
+) -> Reply {
+    let actor = staff
+        .require_operator(&svc, "card.upsert", "card:?")
+        .await?;
+    let result = upsert_card_from(&req, payload, &svc).await;
+    let (outcome, status, target) = match &result {
+        Ok((status, upserted)) => (
+            AuditOutcome::Succeeded,
+            status.as_u16(),
+            format!("card:{}", upserted.card.issuer_card_ref_id),
+        ),
+        Err(e) if e.status_code().is_client_error() => (
+            AuditOutcome::Refused,
+            e.status_code().as_u16(),
+            "card:?".to_owned(),
+        ),
+        Err(e) => (
+            AuditOutcome::Failed,
+            e.status_code().as_u16(),
+            "card:?".to_owned(),
+        ),
     };
-    match svc.store.read(move |r| r.audit(page)).await {
-        Ok(page) => HttpResponse::Ok().json(page),
-        Err(e) => internal(e),
-    }
+    let draft = AuditDraft::new(&actor, "card.upsert", target, outcome, status);
+    audit::record_or_log(&svc.store, draft).await;
+    let (status, upserted) = result?;
+    tracing::info!(issuer_card_ref_id = %upserted.card.issuer_card_ref_id, result = ?upserted.result, "card upserted by staff");
+    Ok(HttpResponse::build(status).json(upserted))
+}
+
+/// Reads the card body and upserts it: 201 when the card is new, 200 otherwise.
+async fn upsert_card_from(
+    req: &HttpRequest,
+    payload: web::Payload,
+    svc: &Services,
+) -> Result<(actix_web::http::StatusCode, cards::UpsertedCard), StaffError> {
+    let bytes = json_body(req, payload, svc).await?;
+    let input: CardInput = parse_object(&bytes)
+        .and_then(|v| typed(&v))
+        .map_err(|e| StaffError::InvalidBody(e.0))?;
+    drop(bytes);
+    let upserted = cards::upsert(&svc.store, &svc.fingerprints, &svc.settings.cards, input).await?;
+    let status = if upserted.created {
+        actix_web::http::StatusCode::CREATED
+    } else {
+        actix_web::http::StatusCode::OK
+    };
+    Ok((status, upserted))
 }

@@ -11,10 +11,10 @@ use actix_web::error::{InternalError, PathError, QueryPayloadError};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::middleware::Next;
-use actix_web::{web, Error, HttpRequest, HttpResponse};
+use actix_web::{web, Error, HttpRequest, HttpResponse, ResponseError};
 
-use super::error::staff_error;
-use super::staff::{caller, Denied};
+use super::error::{staff_error, StaffError};
+use super::staff_auth::caller;
 use crate::service::Services;
 
 /// The header a staff request may carry to tie its log line to the caller's own logs; answered
@@ -36,13 +36,13 @@ fn after_authentication(req: &HttpRequest, refusal: HttpResponse) -> HttpRespons
     if authenticated {
         refusal
     } else {
-        Denied::Unauthorized.response()
+        StaffError::Unauthorized.error_response()
     }
 }
 
 /// Why a query string was refused, naming a parameter only when it is one of ours (a name made of
 /// lowercase letters and underscores); the value is never repeated.
-fn query_problem(query: &str) -> String {
+pub(crate) fn query_problem(query: &str) -> String {
     let mut seen: Vec<&str> = Vec::new();
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let name = pair.split_once('=').map_or(pair, |(name, _)| name);

@@ -5,27 +5,23 @@
 //! - `GET /api/v1/events/{id}` — one event (viewer);
 //! - `POST /api/v1/events/{id}/resend` — re-queue it for delivery, same id (operator, audited).
 //!
-//! Handlers parse and authenticate; `service::events` does the rest.
+//! Handlers take the caller (role checked by the extractor) and call `service::events`.
 
-use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::error::staff_error;
-use super::staff::{authorize, authorize_write, authorized_page, internal, PageQuery, Role};
+use super::error::StaffError;
+use super::staff_auth::{Caller, Viewer};
+use super::staff_params::{filter_text, Paging};
 use crate::domain::{EventStatus, OutboxEvent};
-use crate::service::events::{self, ResendError};
+use crate::service::events;
 use crate::service::Services;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/events", web::get().to(list_events))
-        .route("/events/{event_id}", web::get().to(get_event))
-        .route("/events/{event_id}/resend", web::post().to(resend_event));
-}
+type Reply = Result<HttpResponse, StaffError>;
 
 #[derive(Debug, Deserialize)]
-struct StatusQuery {
+pub struct StatusQuery {
     status: Option<String>,
 }
 
@@ -76,78 +72,51 @@ impl<'a> From<&'a OutboxEvent> for EventView<'a> {
     }
 }
 
-async fn list_events(
-    req: HttpRequest,
-    query: web::Query<PageQuery>,
+impl StatusQuery {
+    fn status(&self) -> Result<Option<EventStatus>, StaffError> {
+        match filter_text(self.status.as_deref()) {
+            None => Ok(None),
+            Some(raw) => EventStatus::parse(&raw).map(Some).ok_or_else(|| {
+                StaffError::InvalidParameter(
+                    "status must be pending, delivered or failed".to_owned(),
+                )
+            }),
+        }
+    }
+}
+
+pub async fn list_events(
+    _: Viewer,
+    Paging(page): Paging,
     filter: web::Query<StatusQuery>,
     svc: web::Data<Services>,
-) -> HttpResponse {
-    let page = match authorized_page(&req, &svc, &query, Role::Viewer) {
-        Ok(p) => p,
-        Err(r) => return *r,
-    };
-    let status = match filter.status.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(raw) => match EventStatus::parse(raw) {
-            Some(s) => Some(s),
-            None => {
-                return staff_error(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_parameter",
-                    "status must be pending, delivered or failed",
-                )
-            }
-        },
-    };
-    match events::list(&svc, page, status).await {
-        Ok(page) => {
-            let data: Vec<EventView> = page.data.iter().map(EventView::from).collect();
-            HttpResponse::Ok().json(serde_json::json!({
-                "count": page.count,
-                "start_index": page.start_index,
-                "end_index": page.end_index,
-                "is_more": page.is_more,
-                "data": data,
-            }))
-        }
-        Err(e) => internal(e),
-    }
+) -> Reply {
+    let page = events::list(&svc, page, filter.status()?).await?;
+    let data: Vec<EventView> = page.data.iter().map(EventView::from).collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "count": page.count,
+        "start_index": page.start_index,
+        "end_index": page.end_index,
+        "is_more": page.is_more,
+        "data": data,
+    })))
 }
 
-async fn get_event(
-    req: HttpRequest,
-    path: web::Path<String>,
-    svc: web::Data<Services>,
-) -> HttpResponse {
-    if let Err(r) = authorize(&req, &svc, Role::Viewer) {
-        return *r;
-    }
-    match events::get(&svc, &path.into_inner()).await {
-        Ok(Some(event)) => HttpResponse::Ok().json(EventView::from(&event)),
-        Ok(None) => staff_error(StatusCode::NOT_FOUND, "not_found", "event not found"),
-        Err(e) => internal(e),
-    }
+pub async fn get_event(_: Viewer, path: web::Path<String>, svc: web::Data<Services>) -> Reply {
+    let event = events::get(&svc, &path).await?;
+    let event = event.ok_or(StaffError::NotFound("event"))?;
+    Ok(HttpResponse::Ok().json(EventView::from(&event)))
 }
 
-async fn resend_event(
-    req: HttpRequest,
+pub async fn resend_event(
+    staff: Caller,
     path: web::Path<String>,
     svc: web::Data<Services>,
-) -> HttpResponse {
-    let id = path.into_inner();
-    let target = format!("event:{}", id.chars().take(64).collect::<String>());
-    let actor = match authorize_write(&req, &svc, "event.resend", &target).await {
-        Ok(actor) => actor,
-        Err(r) => return r,
-    };
-    match events::resend(&svc, &actor, &id).await {
-        Ok(event) => HttpResponse::Accepted().json(EventView::from(&event)),
-        Err(e @ ResendError::NotFound) => {
-            staff_error(StatusCode::NOT_FOUND, "not_found", e.to_string())
-        }
-        Err(e @ ResendError::FeedOff) => {
-            staff_error(StatusCode::CONFLICT, "event_feed_off", e.to_string())
-        }
-        Err(ResendError::Store(e)) => internal(e),
-    }
+) -> Reply {
+    let target = format!("event:{}", path.chars().take(64).collect::<String>());
+    let actor = staff
+        .require_operator(&svc, "event.resend", &target)
+        .await?;
+    let event = events::resend(&svc, &actor, &path).await?;
+    Ok(HttpResponse::Accepted().json(EventView::from(&event)))
 }

@@ -4,53 +4,33 @@
 //!   original's original, …) and every descendant (viewer);
 //! - `GET /api/v1/lineage/orphans` — COF tokens flagged by the original-death policy (viewer).
 //!
-//! Handlers authenticate and answer; `service::lineage` walks the lineage.
+//! Handlers take the caller (role checked by the extractor) and call `service::staff_queries`.
 
-use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 
-use super::error::staff_error;
-use super::staff::{authorize, authorized_page, internal, PageQuery, Role};
+use super::error::StaffError;
+use super::staff_auth::Viewer;
+use super::staff_params::Paging;
 use super::staff_views::{LineageView, TokenView};
-use crate::service::lineage;
+use crate::service::staff_queries;
 use crate::service::Services;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route(
-        "/tokens/{virtual_card_id}/lineage",
-        web::get().to(token_lineage),
-    )
-    .route("/lineage/orphans", web::get().to(list_orphans));
-}
-
-async fn token_lineage(
-    req: HttpRequest,
+pub async fn token_lineage(
+    _: Viewer,
     path: web::Path<String>,
     svc: web::Data<Services>,
-) -> HttpResponse {
-    if let Err(r) = authorize(&req, &svc, Role::Viewer) {
-        return *r;
-    }
-    match lineage::lineage_of(&svc.store, &path.into_inner()).await {
-        Ok(Some(found)) => HttpResponse::Ok().json(LineageView::from(&found)),
-        Ok(None) => staff_error(StatusCode::NOT_FOUND, "not_found", "token not found"),
-        Err(e) => internal(e),
-    }
+) -> Result<HttpResponse, StaffError> {
+    let lineage = staff_queries::lineage(&svc, &path).await?;
+    Ok(HttpResponse::Ok().json(LineageView::from(&lineage)))
 }
 
 /// `GET /api/v1/lineage/orphans`: COF tokens flagged because a token they were made from was
 /// suspended or deleted (`token_for_token.on_original_death`), paginated, by virtual card id.
-async fn list_orphans(
-    req: HttpRequest,
-    query: web::Query<PageQuery>,
+pub async fn list_orphans(
+    _: Viewer,
+    Paging(page): Paging,
     svc: web::Data<Services>,
-) -> HttpResponse {
-    let page = match authorized_page(&req, &svc, &query, Role::Viewer) {
-        Ok(p) => p,
-        Err(r) => return *r,
-    };
-    match lineage::orphans(&svc.store, page).await {
-        Ok(found) => HttpResponse::Ok().json(found.map(|t| TokenView::from(&t))),
-        Err(e) => internal(e),
-    }
+) -> Result<HttpResponse, StaffError> {
+    let orphans = staff_queries::orphans(&svc, page).await?;
+    Ok(HttpResponse::Ok().json(orphans.map(|t| TokenView::from(&t))))
 }

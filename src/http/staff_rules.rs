@@ -1,86 +1,85 @@
 //! Staff endpoints about decision rules: status, hot reload, the shadow comparison, and stand-in
-//! review (network approvals our rules would have refused).
+//! review (network approvals our rules would have refused). Reads go through
+//! `service::staff_queries`; the reload through `service::rules_state`, audited here.
 
 use std::collections::BTreeMap;
 
-use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse, ResponseError};
 use serde::{Deserialize, Serialize};
 
-use super::error::staff_error;
-use super::staff::{authorize, authorize_write, authorized_page, internal, PageQuery, Role};
+use super::error::StaffError;
+use super::staff_auth::{Caller, Viewer};
+use super::staff_params::{filter_text, Paging};
 use super::staff_views::DecisionView;
-use crate::domain::{AuditOutcome, DecidedBy};
-use crate::service::audit::{self, AuditDraft};
+use crate::domain::AuditOutcome;
+use crate::service::audit::{self, Actor, AuditDraft};
+use crate::service::rules_state::RulesStatus;
+use crate::service::staff_queries as queries;
 use crate::service::Services;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/rules", web::get().to(status))
-        .route("/rules/reload", web::post().to(reload))
-        .route("/rules/shadow", web::get().to(shadow_report))
-        .route("/standins", web::get().to(standins));
-}
+type Reply = Result<HttpResponse, StaffError>;
 
 #[derive(Serialize)]
 struct RulesView {
     #[serde(flatten)]
-    status: crate::service::rules_state::RulesStatus,
+    status: RulesStatus,
     live: String,
     shadow: Option<String>,
 }
 
-async fn status(req: HttpRequest, svc: web::Data<Services>) -> HttpResponse {
-    if let Err(r) = authorize(&req, &svc, Role::Viewer) {
-        return *r;
-    }
-    let pair = svc.rules_pair();
+pub async fn status(_: Viewer, svc: web::Data<Services>) -> HttpResponse {
+    let overview = queries::rules_overview(&svc);
     HttpResponse::Ok().json(RulesView {
-        status: svc.rules.status(),
-        live: pair.live.describe(),
-        shadow: pair.shadow.as_ref().map(|s| s.describe()),
+        status: overview.status,
+        live: overview.live,
+        shadow: overview.shadow,
     })
 }
 
-async fn reload(req: HttpRequest, svc: web::Data<Services>) -> HttpResponse {
-    let actor = match authorize_write(&req, &svc, "rules.reload", "rules").await {
-        Ok(actor) => actor,
-        Err(r) => return r,
-    };
-    let svc2 = svc.clone();
-    let result = web::block(move || svc2.rules.reload()).await;
-    let (outcome, detail) = match &result {
-        Ok(Ok(status)) => (
-            AuditOutcome::Succeeded,
-            format!("live version {}", status.live_version),
-        ),
-        Ok(Err(e)) => (AuditOutcome::Failed, format!("refused: {e}")),
-        Err(_) => (AuditOutcome::Failed, "reload did not complete".to_owned()),
-    };
-    let http_status = if matches!(outcome, AuditOutcome::Succeeded) {
-        200
-    } else {
-        422
-    };
-    audit::record_or_log(
-        &svc.store,
-        AuditDraft::new(&actor, "rules.reload", "rules", outcome, http_status).detail(detail),
-    )
-    .await;
-    match result {
-        Ok(Ok(status)) => {
-            tracing::info!(version = %status.live_version, "rules reloaded by staff");
-            HttpResponse::Ok().json(status)
-        }
+/// Re-reads the rules files; all or nothing, audited either way.
+pub async fn reload(staff: Caller, svc: web::Data<Services>) -> Reply {
+    let actor = staff
+        .require_operator(&svc, "rules.reload", "rules")
+        .await?;
+    let result = reload_rules(&svc).await;
+    audit::record_or_log(&svc.store, reload_audit(&actor, &result)).await;
+    let status = result?;
+    tracing::info!(version = %status.live_version, "rules reloaded by staff");
+    Ok(HttpResponse::Ok().json(status))
+}
+
+/// Reloads off the async workers (the files are read and compiled).
+async fn reload_rules(svc: &web::Data<Services>) -> Result<RulesStatus, StaffError> {
+    let reloading = svc.clone();
+    match web::block(move || reloading.rules.reload()).await {
+        Ok(Ok(status)) => Ok(status),
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "rules reload refused; previous rules stay in force");
-            staff_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_rules", e)
+            Err(StaffError::InvalidRules(e))
         }
-        Err(_) => staff_error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal_error",
-            "reload did not complete",
-        ),
+        Err(e) => Err(StaffError::Internal {
+            message: "reload did not complete",
+            cause: e.to_string(),
+        }),
     }
+}
+
+fn reload_audit(actor: &Actor, result: &Result<RulesStatus, StaffError>) -> AuditDraft {
+    let (outcome, status, detail) = match result {
+        Ok(status) => (
+            AuditOutcome::Succeeded,
+            200,
+            format!("live version {}", status.live_version),
+        ),
+        Err(e) => {
+            let detail = match e {
+                StaffError::InvalidRules(reason) => format!("refused: {reason}"),
+                _ => "reload did not complete".to_owned(),
+            };
+            (AuditOutcome::Failed, e.status_code().as_u16(), detail)
+        }
+    };
+    AuditDraft::new(actor, "rules.reload", "rules", outcome, status).detail(detail)
 }
 
 #[derive(Serialize)]
@@ -98,101 +97,47 @@ struct ShadowReport {
     data: Vec<DecisionView>,
 }
 
-async fn shadow_report(
-    req: HttpRequest,
-    query: web::Query<PageQuery>,
-    svc: web::Data<Services>,
-) -> HttpResponse {
-    let page = match authorized_page(&req, &svc, &query, Role::Viewer) {
-        Ok(p) => p,
-        Err(r) => return *r,
-    };
-    let shadow_version = svc
-        .rules_pair()
-        .shadow
-        .as_ref()
-        .map(|s| s.version().to_owned());
-    let result = svc
-        .store
-        .read(move |r| {
-            let (mut evaluated, mut agreements) = (0, 0);
-            let mut by_outcome = BTreeMap::new();
-            r.for_each_decision(|d| {
-                if let Some(shadow) = &d.shadow {
-                    evaluated += 1;
-                    if shadow.agrees {
-                        agreements += 1;
-                    }
-                    let key = format!(
-                        "{}→{}",
-                        d.level_of_trust.as_str(),
-                        shadow.level_of_trust.as_str()
-                    );
-                    *by_outcome.entry(key).or_insert(0) += 1;
-                }
-            })?;
-            let disagreeing =
-                r.decisions_where(page, |d| d.shadow.as_ref().is_some_and(|s| !s.agrees))?;
-            Ok((evaluated, agreements, by_outcome, disagreeing))
-        })
-        .await;
-    match result {
-        Ok((evaluated, agreements, by_outcome, page)) => HttpResponse::Ok().json(ShadowReport {
-            shadow_version,
-            evaluated,
-            agreements,
-            disagreements: evaluated - agreements,
-            by_outcome,
-            count: page.count,
-            start_index: page.start_index,
-            end_index: page.end_index,
-            is_more: page.is_more,
-            data: page.data.iter().map(DecisionView::from).collect(),
-        }),
-        Err(e) => internal(e),
-    }
+pub async fn shadow_report(_: Viewer, Paging(page): Paging, svc: web::Data<Services>) -> Reply {
+    let summary = queries::shadow_summary(&svc, page).await?;
+    let page = summary.disagreeing;
+    Ok(HttpResponse::Ok().json(ShadowReport {
+        shadow_version: summary.shadow_version,
+        evaluated: summary.evaluated,
+        agreements: summary.agreements,
+        disagreements: summary.evaluated - summary.agreements,
+        by_outcome: summary.by_outcome,
+        count: page.count,
+        start_index: page.start_index,
+        end_index: page.end_index,
+        is_more: page.is_more,
+        data: page.data.iter().map(DecisionView::from).collect(),
+    }))
 }
 
 #[derive(Debug, Deserialize)]
 pub struct StandInQuery {
     mismatch: Option<String>,
-    #[serde(flatten)]
-    page: PageQuery,
 }
 
-async fn standins(
-    req: HttpRequest,
+impl StandInQuery {
+    fn only_mismatches(&self) -> Result<Option<bool>, StaffError> {
+        match filter_text(self.mismatch.as_deref()).as_deref() {
+            None => Ok(None),
+            Some("true") => Ok(Some(true)),
+            Some("false") => Ok(Some(false)),
+            Some(_) => Err(StaffError::InvalidParameter(
+                "mismatch must be true or false".to_owned(),
+            )),
+        }
+    }
+}
+
+pub async fn standins(
+    _: Viewer,
+    Paging(page): Paging,
     query: web::Query<StandInQuery>,
     svc: web::Data<Services>,
-) -> HttpResponse {
-    let page = match authorized_page(&req, &svc, &query.page, Role::Viewer) {
-        Ok(p) => p,
-        Err(r) => return *r,
-    };
-    let only_mismatches = match query.mismatch.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some("true") => Some(true),
-        Some("false") => Some(false),
-        Some(_) => {
-            return staff_error(
-                StatusCode::BAD_REQUEST,
-                "invalid_parameter",
-                "mismatch must be true or false",
-            )
-        }
-    };
-    let result = svc
-        .store
-        .read(move |r| {
-            r.decisions_where(page, |d| {
-                d.decided_by == DecidedBy::Network
-                    && only_mismatches
-                        .is_none_or(|want| d.review.as_ref().is_some_and(|rv| rv.mismatch) == want)
-            })
-        })
-        .await;
-    match result {
-        Ok(page) => HttpResponse::Ok().json(page.map(|d| DecisionView::from(&d))),
-        Err(e) => internal(e),
-    }
+) -> Reply {
+    let standins = queries::standins(&svc, query.only_mismatches()?, page).await?;
+    Ok(HttpResponse::Ok().json(standins.map(|d| DecisionView::from(&d))))
 }

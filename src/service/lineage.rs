@@ -306,8 +306,13 @@ pub const POLICY_REASON_CODE: &str = "15";
 
 /// Suspends the descendants the `suspend` policy named, through TSH like a staff action (actor
 /// `lineage-policy`): pending until TSH's notification confirms each one, every attempt audited.
-/// Runs after TSH's notification was answered.
-pub async fn suspend_descendants(svc: &super::Services, followup: DeathFollowup) {
+/// Runs after TSH's notification was answered; `answer` gives the audit trail its status, as for
+/// a staff request.
+pub async fn suspend_descendants(
+    svc: &super::Services,
+    followup: DeathFollowup,
+    answer: super::staff_actions::AnswerStatus,
+) {
     let actor = super::audit::Actor {
         name: "lineage-policy".to_owned(),
         role: crate::config::StaffRole::Operator,
@@ -319,7 +324,7 @@ pub async fn suspend_descendants(svc: &super::Services, followup: DeathFollowup)
             reason_code: POLICY_REASON_CODE.to_owned(),
             reason: Some(followup.reason.clone()),
         };
-        match super::staff_actions::transition_token(svc, &actor, request).await {
+        match super::staff_actions::transition_token(svc, &actor, request, answer).await {
             Ok(_) => {
                 tracing::warn!(virtual_card_id = %virtual_card_id, "original token died: suspension requested from TSH")
             }

@@ -16,6 +16,7 @@ pub mod lineage;
 pub mod otp;
 pub mod rules_state;
 pub mod staff_actions;
+pub mod staff_queries;
 pub mod standin;
 pub mod velocity;
 

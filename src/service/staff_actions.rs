@@ -135,11 +135,17 @@ struct OperationPlan {
     reason: Option<String>,
 }
 
-/// What to audit about an action.
+/// The status the caller is answered with for an action's outcome (`Ok` = accepted), recorded in
+/// the audit trail. Chosen by the caller's layer (`http::error::staff_action_status`), so the
+/// mapping from these errors to HTTP exists once.
+pub type AnswerStatus = fn(Result<(), &ActionError>) -> u16;
+
+/// What to audit about an action, and how its answer's status is chosen.
 struct AuditSubject {
     what: &'static str,
     target: String,
     detail: String,
+    answer: AnswerStatus,
 }
 
 async fn refuse(
@@ -148,12 +154,7 @@ async fn refuse(
     subject: &AuditSubject,
     error: ActionError,
 ) -> ActionError {
-    let status = match &error {
-        ActionError::Invalid(_) => 400,
-        ActionError::NotFound(_) => 404,
-        ActionError::Conflict(_) => 409,
-        _ => 500,
-    };
+    let status = (subject.answer)(Err(&error));
     audit::record_or_log(
         &svc.store,
         AuditDraft::new(
@@ -204,12 +205,13 @@ async fn finish_operation(
     correlation_id: String,
     result: Result<(), TshError>,
 ) -> Result<TshOperation, ActionError> {
+    let answer = subject.answer;
     let draft_base = AuditDraft::new(
         actor,
         subject.what,
         subject.target,
         AuditOutcome::Pending,
-        202,
+        answer(Ok(())),
     )
     .correlation_id(correlation_id.clone());
     let detail = subject.detail;
@@ -240,7 +242,10 @@ async fn finish_operation(
                         op.error = Some(e.to_string());
                     }
                     draft.outcome = AuditOutcome::Failed;
-                    draft.http_status = tsh_http_status(e);
+                    draft.http_status = answer(Err(&ActionError::Tsh {
+                        error: e.clone(),
+                        correlation_id: cid.clone(),
+                    }));
                     draft = draft.detail(format!("{detail}; {e}"));
                 }
             }
@@ -256,19 +261,6 @@ async fn finish_operation(
             error,
             correlation_id,
         }),
-    }
-}
-
-/// The HTTP status a TSH failure is answered with (also written to the audit entry).
-pub fn tsh_http_status(error: &TshError) -> u16 {
-    match error {
-        TshError::NotConfigured | TshError::NoEncryptionCert => 503,
-        TshError::Timeout(_) => 504,
-        TshError::Encrypt(_) => 500,
-        TshError::Unreachable { .. }
-        | TshError::Refused { .. }
-        | TshError::InvalidResponse(_)
-        | TshError::Transport(_) => 502,
     }
 }
 
@@ -309,6 +301,12 @@ async fn fail_before_recording(
     result: Result<(), TshError>,
 ) -> Result<TshOperation, ActionError> {
     let error = result.err().unwrap_or(TshError::NotConfigured);
+    let detail = format!("{}; {error}", subject.detail);
+    let error = ActionError::Tsh {
+        error,
+        correlation_id,
+    };
+    let status = (subject.answer)(Err(&error));
     audit::record_or_log(
         &svc.store,
         AuditDraft::new(
@@ -316,15 +314,12 @@ async fn fail_before_recording(
             subject.what,
             subject.target,
             AuditOutcome::Failed,
-            tsh_http_status(&error),
+            status,
         )
-        .detail(format!("{}; {error}", subject.detail)),
+        .detail(detail),
     )
     .await;
-    Err(ActionError::Tsh {
-        error,
-        correlation_id,
-    })
+    Err(error)
 }
 
 /// `POST /api/v1/tokentransitions`: validates, asks TSH, answers with the pending transition.
@@ -332,8 +327,10 @@ pub async fn transition_token(
     svc: &Services,
     actor: &Actor,
     request: TransitionRequest,
+    answer: AnswerStatus,
 ) -> Result<TshOperation, ActionError> {
     let subject = AuditSubject {
+        answer,
         what: "tokentransition.create",
         target: format!("token:{}", request.virtual_card_id),
         detail: format!(
@@ -408,6 +405,7 @@ pub async fn block_card(
     block: bool,
     reason_code: String,
     reason: Option<String>,
+    answer: AnswerStatus,
 ) -> Result<TshOperation, ActionError> {
     let (what, action, from, to) = if block {
         (
@@ -425,6 +423,7 @@ pub async fn block_card(
         )
     };
     let subject = AuditSubject {
+        answer,
         what,
         target: format!("card:{issuer_card_ref_id}"),
         detail: format!("action={} reason_code={reason_code}", action.as_str()),
@@ -469,49 +468,22 @@ pub async fn replace_card(
     actor: &Actor,
     issuer_card_ref_id: &str,
     request: ReplaceRequest,
+    answer: AnswerStatus,
 ) -> Result<TshOperation, ActionError> {
     let mut subject = AuditSubject {
+        answer,
         what: "card.replace",
         target: format!("card:{issuer_card_ref_id}"),
         // Names what was asked, never the values: a bad `exp` could be anything, even a PAN.
         detail: format!("new_pan={} new_exp=given", request.pan.is_some()),
     };
-    let Some(old) = card(svc, issuer_card_ref_id).await? else {
-        return Err(refuse(svc, actor, &subject, ActionError::NotFound("card")).await);
+    let (old, exp, pan) = match validate_replacement(svc, issuer_card_ref_id, &request).await {
+        Ok(valid) => valid,
+        Err(error) => return Err(refuse(svc, actor, &subject, error).await),
     };
-    let exp = match Expiry::parse_mmyy(&request.exp) {
-        Ok(exp) => exp,
-        Err(e) => {
-            let error = ActionError::Invalid(format!("exp: {e}"));
-            return Err(refuse(svc, actor, &subject, error).await);
-        }
-    };
-    let pan = match request.pan.as_ref().map(|p| Pan::parse(p.expose())) {
-        None => None,
-        Some(Ok(pan)) => Some(pan),
-        Some(Err(e)) => {
-            let error = ActionError::Invalid(format!("pan: {e}"));
-            return Err(refuse(svc, actor, &subject, error).await);
-        }
-    };
-    let new_card = pan.as_ref().map(|pan| {
-        let now = now_rfc3339();
-        CardRecord {
-            issuer_card_ref_id: svc.fingerprints.issuer_card_ref_id(pan.expose()),
-            pan_fingerprint: svc.fingerprints.fingerprint("pan", pan.expose().as_bytes()),
-            pan_masked: pan.masked(),
-            bin: pan.bin().to_owned(),
-            last4: pan.last4().to_owned(),
-            exp,
-            status: old.status.clone(),
-            product_id: old.product_id.clone(),
-            cardholder_name: old.cardholder_name.clone(),
-            phone: old.phone.clone(),
-            email: old.email.clone(),
-            created_time: now.clone(),
-            last_modified_time: now,
-        }
-    });
+    let new_card = pan
+        .as_ref()
+        .map(|pan| replacement_card(svc, &old, pan, exp));
     let new_reference = new_card
         .as_ref()
         .map(|c| c.issuer_card_ref_id.clone())
@@ -519,26 +491,9 @@ pub async fn replace_card(
     if let Some(new_card) = &new_card {
         subject.detail = format!("{}; new card {}", subject.detail, new_card.pan_masked);
     }
-    let expected: Vec<String> = tokens_of_card(svc, issuer_card_ref_id)
-        .await?
-        .into_iter()
-        .filter(|t| !t.state.is_terminal() && t.state != TokenState::RequestDeclined)
-        .map(|t| t.virtual_card_id)
-        .collect();
+    let expected = live_tokens(svc, issuer_card_ref_id).await?;
     let correlation_id = new_correlation_id();
-    let update = UpdateCard {
-        issuer_card_ref_id: issuer_card_ref_id.to_owned(),
-        new_issuer_card_ref_id: new_reference.clone(),
-        old_exp: Some(old.exp.mmyy()),
-        new_pan: pan.as_ref().map(|p| p.expose()),
-        new_exp: exp.mmyy(),
-    };
-    if !svc.tsh.is_configured() || !svc.tsh.can_encrypt() {
-        let error = if svc.tsh.is_configured() {
-            TshError::NoEncryptionCert
-        } else {
-            TshError::NotConfigured
-        };
+    if let Some(error) = cannot_send_card_data(svc) {
         return fail_before_recording(svc, actor, subject, correlation_id, Err(error)).await;
     }
     let plan = OperationPlan {
@@ -553,7 +508,88 @@ pub async fn replace_card(
         reason: None,
     };
     let record = operation_record(plan, &correlation_id, actor, &now_rfc3339());
-    let old_reference = issuer_card_ref_id.to_owned();
+    record_replacement(svc, issuer_card_ref_id, new_card, exp, record).await?;
+    let update = UpdateCard {
+        issuer_card_ref_id: issuer_card_ref_id.to_owned(),
+        new_issuer_card_ref_id: new_reference,
+        old_exp: Some(old.exp.mmyy()),
+        new_pan: pan.as_ref().map(|p| p.expose()),
+        new_exp: exp.mmyy(),
+    };
+    let result = svc.tsh.update_card(&correlation_id, &update).await;
+    drop(update);
+    finish_operation(svc, actor, subject, correlation_id, result).await
+}
+
+/// The card being replaced, and the new expiry and PAN, or why the request is refused.
+async fn validate_replacement(
+    svc: &Services,
+    issuer_card_ref_id: &str,
+    request: &ReplaceRequest,
+) -> Result<(CardRecord, Expiry, Option<Pan>), ActionError> {
+    let old = card(svc, issuer_card_ref_id)
+        .await?
+        .ok_or(ActionError::NotFound("card"))?;
+    let exp =
+        Expiry::parse_mmyy(&request.exp).map_err(|e| ActionError::Invalid(format!("exp: {e}")))?;
+    let pan = match request.pan.as_ref().map(|p| Pan::parse(p.expose())) {
+        None => None,
+        Some(Ok(pan)) => Some(pan),
+        Some(Err(e)) => return Err(ActionError::Invalid(format!("pan: {e}"))),
+    };
+    Ok((old, exp, pan))
+}
+
+/// The registry record of a new PAN: fingerprinted and masked, the rest taken from the old card.
+fn replacement_card(svc: &Services, old: &CardRecord, pan: &Pan, exp: Expiry) -> CardRecord {
+    let now = now_rfc3339();
+    CardRecord {
+        issuer_card_ref_id: svc.fingerprints.issuer_card_ref_id(pan.expose()),
+        pan_fingerprint: svc.fingerprints.fingerprint("pan", pan.expose().as_bytes()),
+        pan_masked: pan.masked(),
+        bin: pan.bin().to_owned(),
+        last4: pan.last4().to_owned(),
+        exp,
+        status: old.status.clone(),
+        product_id: old.product_id.clone(),
+        cardholder_name: old.cardholder_name.clone(),
+        phone: old.phone.clone(),
+        email: old.email.clone(),
+        created_time: now.clone(),
+        last_modified_time: now,
+    }
+}
+
+/// The card's tokens TSH is expected to update (neither terminal nor declined).
+async fn live_tokens(svc: &Services, issuer_card_ref_id: &str) -> Result<Vec<String>, StoreError> {
+    Ok(tokens_of_card(svc, issuer_card_ref_id)
+        .await?
+        .into_iter()
+        .filter(|t| !t.state.is_terminal() && t.state != TokenState::RequestDeclined)
+        .map(|t| t.virtual_card_id)
+        .collect())
+}
+
+/// Why card data cannot be sent to TSH now, if it cannot.
+fn cannot_send_card_data(svc: &Services) -> Option<TshError> {
+    if !svc.tsh.is_configured() {
+        Some(TshError::NotConfigured)
+    } else if !svc.tsh.can_encrypt() {
+        Some(TshError::NoEncryptionCert)
+    } else {
+        None
+    }
+}
+
+/// Writes the new card (or the old card's new expiry) and the pending operation, together.
+async fn record_replacement(
+    svc: &Services,
+    old_reference: &str,
+    new_card: Option<CardRecord>,
+    exp: Expiry,
+    operation: TshOperation,
+) -> Result<(), StoreError> {
+    let old_reference = old_reference.to_owned();
     svc.store
         .write(move |tx| {
             let now = now_rfc3339();
@@ -575,12 +611,9 @@ pub async fn replace_card(
                     }
                 }
             }
-            tx.put_tsh_operation(&record)
+            tx.put_tsh_operation(&operation)
         })
-        .await?;
-    let result = svc.tsh.update_card(&correlation_id, &update).await;
-    drop(update);
-    finish_operation(svc, actor, subject, correlation_id, result).await
+        .await
 }
 
 /// What `notifyVirtualCardChange` needs to know when it answers an issuer-initiated operation.

@@ -284,8 +284,13 @@ pub struct StandInResult {
 }
 
 /// Suspends a token the network approved against our rules (`rules.standin.auto_suspend`),
-/// through TSH like a staff action: pending until TSH's notification confirms it, audited.
-pub async fn suspend_after_mismatch(svc: &Services, virtual_card_id: String) {
+/// through TSH like a staff action: pending until TSH's notification confirms it, audited with
+/// the status `answer` gives (the staff API's, so the trail reads alike).
+pub async fn suspend_after_mismatch(
+    svc: &Services,
+    virtual_card_id: String,
+    answer: super::staff_actions::AnswerStatus,
+) {
     let actor = super::audit::Actor {
         name: "stand-in-review".to_owned(),
         role: crate::config::StaffRole::Operator,
@@ -296,7 +301,7 @@ pub async fn suspend_after_mismatch(svc: &Services, virtual_card_id: String) {
         reason_code: "06".to_owned(),
         reason: Some("network stand-in approved a digitization our rules refuse".to_owned()),
     };
-    match super::staff_actions::transition_token(svc, &actor, request).await {
+    match super::staff_actions::transition_token(svc, &actor, request, answer).await {
         Ok(_) => {
             tracing::warn!(virtual_card_id = %virtual_card_id, "stand-in mismatch: suspension requested from TSH")
         }
