@@ -308,6 +308,9 @@ pub struct ServiceProcess {
     pub child: std::process::Child,
     pub address: String,
     pub log: Arc<Mutex<String>>,
+    /// The threads copying stdout / stderr into `log`; joined once the process is gone, so the
+    /// log is complete when a test reads it after a kill.
+    readers: Vec<std::thread::JoinHandle<()>>,
 }
 
 impl ServiceProcess {
@@ -351,13 +354,14 @@ impl ServiceProcess {
         let mut child = command.spawn().expect("binary starts");
         let log: Arc<Mutex<String>> = Arc::default();
         let (tx, rx) = std::sync::mpsc::channel::<String>();
+        let mut readers = Vec::with_capacity(2);
         for stream in [
             Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
             Box::new(child.stderr.take().unwrap()),
         ] {
             let log = log.clone();
             let tx = tx.clone();
-            std::thread::spawn(move || {
+            readers.push(std::thread::spawn(move || {
                 for line in BufReader::new(stream).lines().map_while(Result::ok) {
                     log.lock().unwrap().push_str(&line);
                     log.lock().unwrap().push('\n');
@@ -365,7 +369,7 @@ impl ServiceProcess {
                         let _ = tx.send(line);
                     }
                 }
-            });
+            }));
         }
         let line = rx
             .recv_timeout(Duration::from_secs(30))
@@ -379,6 +383,7 @@ impl ServiceProcess {
             child,
             address,
             log,
+            readers,
         }
     }
 
@@ -386,6 +391,10 @@ impl ServiceProcess {
     pub fn kill_hard(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // The pipes close with the process: the readers finish what it wrote, then end.
+        for reader in self.readers.drain(..) {
+            let _ = reader.join();
+        }
     }
 
     pub fn log_text(&self) -> String {
