@@ -11,6 +11,7 @@ pub mod crypto;
 pub mod domain;
 pub mod events;
 pub mod http;
+pub mod json;
 pub mod metrics;
 pub mod otp;
 pub mod replay;

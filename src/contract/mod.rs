@@ -1,10 +1,15 @@
 //! Wire types of the TSH Issuer Gateway API (contract `tsh-issuer-gateway.md`), separate from domain
 //! types. Tolerant by design: unknown fields ignored, unknown enum values kept, optional fields
 //! optional, numbers accepted where strings are expected and the reverse. Never `deny_unknown_fields`.
+//!
+//! Each callback's wire request becomes its domain input here, in one `TryFrom` per callback
+//! (validation included: messages name the field, never the value), and each domain answer
+//! becomes its wire response; wire types go no further than the handler.
 
 pub mod digitization;
 pub mod eligibility;
 pub mod error;
+pub mod fields;
 pub mod notification;
 pub mod original_token;
 pub mod otp;
@@ -13,6 +18,7 @@ pub mod standin;
 pub mod tolerant;
 
 pub use error::{ErrorBody, ResponseCode};
+pub use fields::Received;
 
 use serde::{Deserialize, Serialize};
 

@@ -7,8 +7,11 @@
 
 use serde_json::{Map, Value};
 
+use super::fields;
+use super::parse::BodyError;
 use super::tolerant::{get_ci, value_as_string};
-use crate::domain::Secret;
+use crate::domain::callbacks::OriginalTokenClaim;
+use crate::domain::{Pan, Secret};
 
 /// The original-token attributes as found on the wire.
 #[derive(Debug, Default)]
@@ -64,6 +67,38 @@ pub fn extract(body: &Value) -> OriginalTokenWire {
         assurance_level,
         wrong_type,
     }
+}
+
+/// The original-token attributes of a whole request body, checked (contract §4): malformed ones
+/// are refused naming the field, never the value. The token number must be 12 to 19 digits;
+/// identifiers are printable and bounded (tolerantly: the contract's 11-digit requestor id and
+/// 32-character reference id are accepted up to 32 and 64 characters, since they are only
+/// compared).
+pub fn claim(body: &Value) -> Result<OriginalTokenClaim, BodyError> {
+    let wire = extract(body);
+    if let Some(field) = wire.wrong_type.first() {
+        return Err(BodyError(format!("{field} must be a string")));
+    }
+    if let Some(token) = &wire.token {
+        if Pan::parse_token(token.expose()).is_err() {
+            return Err(BodyError(
+                "originalToken must be 12 to 19 digits".to_owned(),
+            ));
+        }
+    }
+    let requestor_id = fields::text("originalTokenRequestorId", wire.requestor_id.as_deref(), 32)?;
+    let reference_id = fields::text("originalTokenReferenceID", wire.reference_id.as_deref(), 64)?;
+    let assurance_level = fields::text(
+        "originalTokenAssuranceLevel",
+        wire.assurance_level.as_deref(),
+        32,
+    )?;
+    Ok(OriginalTokenClaim {
+        token: wire.token,
+        requestor_id,
+        reference_id,
+        assurance_level,
+    })
 }
 
 /// What `tokenInfo` tells about the token itself.

@@ -2,8 +2,10 @@
 
 use serde::Deserialize;
 
-use super::tolerant;
-use super::TokenRequestorWire;
+use super::parse::BodyError;
+use super::{fields, tolerant, Received, TokenRequestorWire};
+use crate::domain::callbacks::OtpInput;
+use crate::domain::ids::{CardRef, OtpMethodId, VirtualCardId, WalletProviderId};
 use crate::domain::Secret;
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -23,4 +25,43 @@ pub struct SendOtpRequest {
     pub device_binding_reference: Option<String>,
     #[serde(deserialize_with = "tolerant::opt_string")]
     pub expiration_date: Option<String>,
+}
+
+impl TryFrom<Received<'_, SendOtpRequest>> for OtpInput {
+    type Error = BodyError;
+
+    /// Checks in the contract's order; the OTP itself is only checked for presence and shape.
+    fn try_from(received: Received<'_, SendOtpRequest>) -> Result<Self, BodyError> {
+        let request = received.request;
+        let card_ref = fields::required(
+            "issuerCardRefId",
+            &request.issuer_card_ref_id,
+            CardRef::parse,
+        )?;
+        fields::optional(
+            "walletProviderId",
+            &request.wallet_provider_id,
+            WalletProviderId::parse,
+        )?;
+        fields::optional(
+            "virtualCardId",
+            &request.virtual_card_id,
+            VirtualCardId::parse,
+        )?;
+        let otp = request
+            .otp_value
+            .filter(|o| !o.expose().trim().is_empty())
+            .ok_or_else(|| BodyError("otpValue is required".to_owned()))?;
+        if otp.len() > 64 || otp.expose().chars().any(|c| c.is_control()) {
+            return Err(BodyError("otpValue is malformed".to_owned()));
+        }
+        let method_id =
+            fields::optional("otpMethodId", &request.otp_method_id, OtpMethodId::parse)?;
+        Ok(OtpInput {
+            card_ref,
+            otp,
+            method_id,
+            expiration_date: request.expiration_date,
+        })
+    }
 }

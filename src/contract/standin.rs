@@ -4,8 +4,10 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::tolerant;
-use super::TokenRequestorWire;
+use super::parse::BodyError;
+use super::{fields, original_token, tolerant, Received, TokenRequestorWire};
+use crate::domain::callbacks::StandInInput;
+use crate::domain::ids::{CardRef, VirtualCardId, WalletProviderId};
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
@@ -45,12 +47,58 @@ impl NotifyStandInRequest {
             .filter(|v| !v.is_empty())
     }
 
+    /// Upper case; `cardCaptureInformation` first, then the top level.
     pub fn capture_method(&self) -> Option<String> {
-        self.card_capture_information
-            .as_ref()
-            .and_then(|c| c.capture_method.clone())
-            .or_else(|| self.capture_method.clone())
-            .map(|m| m.trim().to_ascii_uppercase())
-            .filter(|m| !m.is_empty())
+        fields::capture_method(
+            self.card_capture_information.as_ref(),
+            &self.capture_method,
+            true,
+        )
+    }
+}
+
+impl TryFrom<Received<'_, NotifyStandInRequest>> for StandInInput {
+    type Error = BodyError;
+
+    fn try_from(received: Received<'_, NotifyStandInRequest>) -> Result<Self, BodyError> {
+        let request = received.request;
+        let reference = fields::optional(
+            "issuerCardRefId",
+            &request.issuer_card_ref_id,
+            CardRef::parse,
+        )?;
+        let virtual_card_id = fields::optional(
+            "virtualCardId",
+            &request.virtual_card_id,
+            VirtualCardId::parse,
+        )?;
+        let wallet_provider_id = fields::optional(
+            "walletProviderId",
+            &request.wallet_provider_id,
+            WalletProviderId::parse,
+        )?;
+        let network_decision = fields::text("levelOfTrust", request.decision_value(), 32)?;
+        let card = fields::card_locator(
+            request.ciphered_card_info.as_deref(),
+            reference,
+            "issuerCardRefId or cipheredCardInfo is required",
+        )?;
+        let reason = request.reason.as_ref().map(|r| {
+            r.chars()
+                .filter(|c| !c.is_control())
+                .take(256)
+                .collect::<String>()
+        });
+        Ok(StandInInput {
+            card,
+            virtual_card_id,
+            wallet_provider_id,
+            network_decision,
+            reason,
+            token_requestor: request.token_requestor.as_ref().map(|r| r.to_domain()),
+            capture_method: request.capture_method(),
+            original_token: original_token::claim(received.body)?,
+            message: fields::message_body(received.body),
+        })
     }
 }

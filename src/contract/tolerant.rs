@@ -8,6 +8,9 @@ use serde::Deserialize;
 use serde_json::Value;
 use std::fmt;
 
+use crate::json::lenient::number_to_string;
+pub use crate::json::lenient::{get_ci, value_as_bool, value_as_number, value_as_string};
+
 /// A string that may have been sent as a JSON number.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StringOrNumber(pub String);
@@ -37,14 +40,6 @@ impl<'de> Deserialize<'de> for StringOrNumber {
             }
         }
         deserializer.deserialize_any(V)
-    }
-}
-
-fn number_to_string(v: f64) -> String {
-    if v.fract() == 0.0 && v.abs() < 1e15 {
-        format!("{}", v as i64)
-    } else {
-        v.to_string()
     }
 }
 
@@ -81,55 +76,6 @@ pub fn opt_i64<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<i64>
             .map_err(|_| de::Error::custom("expected an integer")),
         _ => Err(de::Error::custom("expected an integer")),
     }
-}
-
-pub fn value_as_number(value: &Value) -> Option<f64> {
-    match value {
-        Value::Number(n) => n.as_f64(),
-        Value::String(s) => s.trim().parse::<f64>().ok().filter(|v| v.is_finite()),
-        _ => None,
-    }
-}
-
-pub fn value_as_bool(value: &Value) -> Option<bool> {
-    match value {
-        Value::Bool(b) => Some(*b),
-        Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
-            "true" | "1" | "yes" | "y" => Some(true),
-            "false" | "0" | "no" | "n" => Some(false),
-            _ => None,
-        },
-        Value::Number(n) => match n.as_i64() {
-            Some(1) => Some(true),
-            Some(0) => Some(false),
-            _ => None,
-        },
-        _ => None,
-    }
-}
-
-/// A string, or a number rendered as a string; None for other kinds.
-pub fn value_as_string(value: &Value) -> Option<String> {
-    match value {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => n.as_f64().map(number_to_string),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    }
-}
-
-/// Looks a key up in a JSON object ignoring ASCII case (`originalTokenReferenceID` and
-/// `originalTokenReferenceId` are the same field to us).
-pub fn get_ci<'a>(object: &'a serde_json::Map<String, Value>, key: &str) -> Option<&'a Value> {
-    object
-        .get(key)
-        .or_else(|| {
-            object
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(key))
-                .map(|(_, v)| v)
-        })
-        .filter(|v| !v.is_null())
 }
 
 #[cfg(test)]
@@ -197,19 +143,5 @@ mod tests {
     fn unreadable_error_codes_and_object_ids_are_refused() {
         assert!(serde_json::from_str::<Probe>(r#"{"i":"abc"}"#).is_err());
         assert!(serde_json::from_str::<Probe>(r#"{"s":{"a":1}}"#).is_err());
-    }
-
-    #[test]
-    fn case_insensitive_lookup_prefers_the_exact_key() {
-        let obj: serde_json::Map<String, Value> = serde_json::from_str(
-            r#"{"originalTokenReferenceId":"a","ORIGINALTOKENREFERENCEID":"b"}"#,
-        )
-        .unwrap();
-        assert_eq!(
-            get_ci(&obj, "originalTokenReferenceId"),
-            Some(&Value::from("a"))
-        );
-        assert!(get_ci(&obj, "originalTokenReferenceID").is_some());
-        assert!(get_ci(&obj, "missing").is_none());
     }
 }

@@ -91,3 +91,50 @@ impl Enrollment {
         list.push(item);
     }
 }
+
+/// What a callback tells about its enrolment session.
+#[derive(Debug, Clone, Default)]
+pub struct EnrollmentNote {
+    pub issuer_card_ref_id: String,
+    /// Upper case.
+    pub capture_method: Option<String>,
+    pub wallet_provider_id: Option<String>,
+    pub token_requestor: Option<TokenRequestorInfo>,
+    pub original_token: Option<OriginalToken>,
+}
+
+impl Enrollment {
+    /// Our own calls (eligibility, digitization): what the latest request says wins.
+    pub fn note_request(&mut self, note: &EnrollmentNote) {
+        self.issuer_card_ref_id = Some(note.issuer_card_ref_id.clone());
+        if note.capture_method.is_some() {
+            self.capture_method.clone_from(&note.capture_method);
+        }
+        self.token_for_token = self.capture_method.as_deref() == Some("TOKEN");
+        if note.wallet_provider_id.is_some() {
+            self.wallet_provider_id.clone_from(&note.wallet_provider_id);
+        }
+        if note.token_requestor.is_some() {
+            self.token_requestor.clone_from(&note.token_requestor);
+        }
+        OriginalToken::merge_into(&mut self.original_token, note.original_token.as_ref());
+    }
+
+    /// The network's stand-in: fills only what the session does not know yet.
+    pub fn fill_gaps(&mut self, note: &EnrollmentNote) {
+        if self.issuer_card_ref_id.is_none() {
+            self.issuer_card_ref_id = Some(note.issuer_card_ref_id.clone());
+        }
+        if self.capture_method.is_none() {
+            self.capture_method.clone_from(&note.capture_method);
+            self.token_for_token = note.capture_method.as_deref() == Some("TOKEN");
+        }
+        if self.wallet_provider_id.is_none() {
+            self.wallet_provider_id.clone_from(&note.wallet_provider_id);
+        }
+        if self.token_requestor.is_none() {
+            self.token_requestor.clone_from(&note.token_requestor);
+        }
+        OriginalToken::merge_into(&mut self.original_token, note.original_token.as_ref());
+    }
+}

@@ -4,15 +4,19 @@
 //! [`Secret`] in memory; what is persisted are fingerprints and masked forms.
 
 pub mod audit;
+pub mod callbacks;
 pub mod card;
+pub mod card_data;
 pub mod decision;
 pub mod enrollment;
 pub mod event;
+pub mod ids;
 pub mod idv;
 pub mod lineage;
 pub mod original_token;
 pub mod pan;
 pub mod secret;
+pub mod signals;
 pub mod time;
 pub mod token;
 pub mod tsh_operation;
@@ -20,7 +24,9 @@ pub mod tsh_operation;
 pub use audit::{AuditEntry, AuditOutcome};
 pub use card::{CardRecord, CardStatus, Expiry};
 pub use decision::{DecidedBy, DecisionRecord};
-pub use enrollment::{EligibilityRecord, Enrollment, NotificationRef, OtpSendRecord};
+pub use enrollment::{
+    EligibilityRecord, Enrollment, EnrollmentNote, NotificationRef, OtpSendRecord,
+};
 pub use event::{EventStatus, OutboxEvent};
 pub use idv::{IdvMethod, IdvMethodType};
 pub use original_token::OriginalToken;

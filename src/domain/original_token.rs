@@ -46,6 +46,18 @@ impl OriginalToken {
     }
 }
 
+impl OriginalToken {
+    /// Merges `other` into a record's slot: a later call may carry attributes an earlier lacked.
+    pub fn merge_into(slot: &mut Option<OriginalToken>, other: Option<&OriginalToken>) {
+        if let Some(other) = other {
+            *slot = Some(match slot.take() {
+                Some(existing) => existing.merged_with(other),
+                None => other.clone(),
+            });
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,8 +9,19 @@ use tracing::Instrument;
 use super::body::{is_json_or_absent, read_limited, BodyReadError};
 use super::error::CallbackError;
 use super::headers;
-use crate::contract::parse::{parse_object, typed};
-use crate::contract::{EmptyResponse, ResponseCode};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::contract::digitization::{
+    GetIdvMethodListRequest, GetIdvMethodListResponse, RequestDigitizationRequest,
+    RequestDigitizationResponse,
+};
+use crate::contract::eligibility::{CheckEligibilityRequest, CheckEligibilityResponse};
+use crate::contract::notification::NotifyVirtualCardChangeRequest;
+use crate::contract::otp::SendOtpRequest;
+use crate::contract::parse::{parse_object, BodyError};
+use crate::contract::standin::NotifyStandInRequest;
+use crate::contract::{EmptyResponse, Received, ResponseCode};
 use crate::service::{self, Refusal, Services};
 
 /// The callback operations we serve.
@@ -171,13 +182,12 @@ fn action_label(body: &serde_json::Value) -> &'static str {
     }
 }
 
-async fn run(
+/// The request body as a JSON object, after the content type and the size and time limits.
+async fn read_body(
     req: &HttpRequest,
     payload: web::Payload,
-    svc: &web::Data<Services>,
-    operation: Operation,
-    ctx: &service::CallContext,
-) -> Result<HttpResponse, CallbackError> {
+    svc: &Services,
+) -> Result<Value, CallbackError> {
     if !is_json_or_absent(req) {
         return Err(CallbackError::bad_request(
             ResponseCode::InvalidParameter,
@@ -202,78 +212,103 @@ async fn run(
                 "request body not received in time",
             ),
         })?;
-    let body = parse_object(&bytes)
-        .map_err(|e| CallbackError::bad_request(ResponseCode::InvalidParameter, e.0))?;
-    drop(bytes);
-    let invalid =
-        |e: crate::contract::parse::BodyError| CallbackError::from(Refusal::InvalidParameter(e.0));
+    parse_object(&bytes)
+        .map_err(|e| CallbackError::bad_request(ResponseCode::InvalidParameter, e.0))
+}
+
+/// The callback's domain input, built from its wire type by the contract layer (one `TryFrom`
+/// per callback); a refusal is the contract's 111.
+fn input<'a, W, I>(body: &'a Value) -> Result<I, CallbackError>
+where
+    W: DeserializeOwned,
+    I: TryFrom<Received<'a, W>, Error = BodyError>,
+{
+    Received::<W>::parse(body)
+        .and_then(I::try_from)
+        .map_err(|e| CallbackError::from(Refusal::InvalidParameter(e.0)))
+}
+
+async fn run(
+    req: &HttpRequest,
+    payload: web::Payload,
+    svc: &web::Data<Services>,
+    operation: Operation,
+    ctx: &service::CallContext,
+) -> Result<HttpResponse, CallbackError> {
+    let body = read_body(req, payload, svc).await?;
     let cid = ctx.correlation_id.as_str();
     match operation {
         Operation::CheckCardEligibility => {
-            let request = typed(&body).map_err(invalid)?;
-            let response = service::eligibility::check(svc, ctx, request, &body).await?;
-            Ok(ok_json(&response, cid))
+            let input = input::<CheckEligibilityRequest, _>(&body)?;
+            let eligible = service::eligibility::check(svc, ctx, input).await?;
+            Ok(ok_json(&CheckEligibilityResponse::from(eligible), cid))
         }
         Operation::RequestCardDigitization => {
-            let request = typed(&body).map_err(invalid)?;
-            let response = service::digitization::request(svc, ctx, request, &body).await?;
-            Ok(ok_json(&response, cid))
+            let input = input::<RequestDigitizationRequest, _>(&body)?;
+            let decision = service::digitization::request(svc, ctx, input).await?;
+            Ok(ok_json(&RequestDigitizationResponse::from(decision), cid))
         }
         Operation::SendOtp => {
-            let request = typed(&body).map_err(invalid)?;
-            service::otp::send(svc, ctx, request).await?;
+            let input = input::<SendOtpRequest, _>(&body)?;
+            service::otp::send(svc, ctx, input).await?;
             Ok(ok_json(&EmptyResponse {}, cid))
         }
-        Operation::NotifyVirtualCardChange => {
-            let action = action_label(&body);
-            let request = typed(&body).map_err(invalid);
-            let result = match request {
-                Ok(request) => service::lifecycle::notify(svc, ctx, request, &body)
-                    .await
-                    .map_err(CallbackError::from),
-                Err(e) => Err(e),
-            };
-            let outcome = result.as_ref().map_or("refused", |n| n.outcome.as_str());
-            crate::metrics::notification(action, outcome);
-            let notified = result?;
-            if !notified.lineage.suspend.is_empty() {
-                // Acknowledge TSH first: the suspensions are separate calls towards TSH.
-                let svc = svc.clone();
-                actix_web::rt::spawn(async move {
-                    service::lineage::suspend_descendants(
-                        &svc,
-                        notified.lineage,
-                        super::error::staff_action_status,
-                    )
-                    .await;
-                });
-            }
-            Ok(ok_json(&EmptyResponse {}, cid))
-        }
-        Operation::NotifyStandInProcess => {
-            let request = typed(&body).map_err(invalid)?;
-            let result = service::standin::notify(svc, ctx, request, &body).await?;
-            if let Some(vcid) = result.auto_suspend {
-                // Acknowledge TSH first: the suspension is a separate call towards TSH.
-                let svc = svc.clone();
-                actix_web::rt::spawn(async move {
-                    service::standin::suspend_after_mismatch(
-                        &svc,
-                        vcid,
-                        super::error::staff_action_status,
-                    )
-                    .await;
-                });
-            }
-            Ok(ok_json(&EmptyResponse {}, cid))
-        }
+        Operation::NotifyVirtualCardChange => notify_virtual_card_change(svc, ctx, &body).await,
+        Operation::NotifyStandInProcess => notify_stand_in(svc, ctx, &body).await,
         Operation::GetIdnvMethodList => {
-            let request: crate::contract::digitization::GetIdvMethodListRequest =
-                typed(&body).map_err(invalid)?;
-            let response = service::idv::method_list(svc, request).await?;
-            Ok(ok_json(&response, cid))
+            let input = input::<GetIdvMethodListRequest, _>(&body)?;
+            let methods = service::idv::method_list(svc, input).await?;
+            Ok(ok_json(&GetIdvMethodListResponse::of(methods), cid))
         }
     }
+}
+
+/// Counted by action and outcome (a refusal included) for the metrics.
+async fn notify_virtual_card_change(
+    svc: &web::Data<Services>,
+    ctx: &service::CallContext,
+    body: &Value,
+) -> Result<HttpResponse, CallbackError> {
+    let result = match input::<NotifyVirtualCardChangeRequest, _>(body) {
+        Ok(input) => service::lifecycle::notify(svc, ctx, input)
+            .await
+            .map_err(CallbackError::from),
+        Err(e) => Err(e),
+    };
+    let outcome = result.as_ref().map_or("refused", |n| n.outcome.as_str());
+    crate::metrics::notification(action_label(body), outcome);
+    let notified = result?;
+    if !notified.lineage.suspend.is_empty() {
+        // Acknowledge TSH first: the suspensions are separate calls towards TSH.
+        let svc = svc.clone();
+        actix_web::rt::spawn(async move {
+            service::lineage::suspend_descendants(
+                &svc,
+                notified.lineage,
+                super::error::staff_action_status,
+            )
+            .await;
+        });
+    }
+    Ok(ok_json(&EmptyResponse {}, &ctx.correlation_id))
+}
+
+/// Acknowledges TSH first: a suspension after a mismatch is a separate call towards TSH.
+async fn notify_stand_in(
+    svc: &web::Data<Services>,
+    ctx: &service::CallContext,
+    body: &Value,
+) -> Result<HttpResponse, CallbackError> {
+    let input = input::<NotifyStandInRequest, _>(body)?;
+    let result = service::standin::notify(svc, ctx, input).await?;
+    if let Some(vcid) = result.auto_suspend {
+        let svc = svc.clone();
+        actix_web::rt::spawn(async move {
+            service::standin::suspend_after_mismatch(&svc, vcid, super::error::staff_action_status)
+                .await;
+        });
+    }
+    Ok(ok_json(&EmptyResponse {}, &ctx.correlation_id))
 }
 
 #[cfg(test)]

@@ -249,8 +249,8 @@ pub fn parse_card_file(
         path: shown.clone(),
         reason: e.to_string(),
     })?);
-    let inputs: Vec<CardInput> = crate::contract::parse::parse_array(&bytes)
-        .and_then(|v| crate::contract::parse::typed(&v))
+    let inputs: Vec<CardInput> = crate::json::parse::parse_array(&bytes)
+        .and_then(|v| crate::json::parse::typed(&v))
         .map_err(|e| ImportError::Format {
             path: shown.clone(),
             reason: e.to_string(),

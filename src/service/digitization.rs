@@ -1,153 +1,233 @@
-//! `requestCardDigitization` (contract §3.2): the issuer's consent. Decrypts the card data, checks
-//! CVV2, gathers facts, asks the rules for green / yellow / red, builds the step-up list for yellow,
-//! and records the decision with its trace before answering. A red decision is a 200, not an error.
+//! `requestCardDigitization` (contract §3.2): the issuer's consent. A red decision is a 200, not an
+//! error. Steps: open the card data → find the card → check CVV2 and expiry → gather the facts
+//! (request, card, velocity) → evaluate the live (and shadow) rules → record the decision with its
+//! trace → answer, with the step-up list for yellow.
 
-use serde_json::Value;
 use time::OffsetDateTime;
 
 use super::card_data::{open_authentication_value, open_card_info};
 use super::cards::effective_product;
-use super::facts::{digitization_facts, provenance_facts, CardFacts, Cvv2Result};
-use super::{
-    check_id, idv, lineage, original_token_record, velocity, CallContext, Refusal, Services,
+use super::facts::{
+    decision_facts, effective_status, provenance_facts, CardFacts, Cvv2Result, RequestFacts,
 };
-use crate::contract::digitization::{RequestDigitizationRequest, RequestDigitizationResponse};
-use crate::contract::original_token;
+use super::rules_state::RulesPair;
+use super::velocity::AttemptKeys;
+use super::{idv, lineage, original_token_record, velocity, CallContext, Refusal, Services};
 use crate::crypto::Fingerprinter;
-use crate::domain::decision::LevelOfTrust;
-use crate::domain::decision::ShadowOutcome;
+use crate::domain::callbacks::{DigitizationDecision, DigitizationInput};
+use crate::domain::card_data::CardInfo;
+use crate::domain::decision::{LevelOfTrust, ShadowOutcome};
 use crate::domain::idv::StepUpContact;
 use crate::domain::time::now_rfc3339;
-use crate::domain::CardRecord;
-use crate::domain::{DecidedBy, DecisionRecord, Enrollment};
+use crate::domain::{
+    CardRecord, DecidedBy, DecisionRecord, Enrollment, EnrollmentNote, OriginalToken, Secret,
+};
 use crate::rules::{Facts, Outcome, RuleSet, Stage, TraceEntry};
 
 pub async fn request(
     svc: &Services,
     ctx: &CallContext,
-    request: RequestDigitizationRequest,
-    body: &Value,
-) -> Result<RequestDigitizationResponse, Refusal> {
-    let reference = check_id(
-        "issuerCardRefId",
-        request.issuer_card_ref_id.as_deref(),
-        48,
-        false,
-    )?;
-    check_id(
-        "walletProviderId",
-        request.wallet_provider_id.as_deref(),
-        64,
-        false,
-    )?;
-    let ciphered = request
-        .ciphered_card_info
-        .as_deref()
-        .filter(|c| !c.trim().is_empty())
-        .ok_or_else(|| Refusal::InvalidParameter("cipheredCardInfo is required".to_owned()))?;
-
+    input: DigitizationInput,
+) -> Result<DigitizationDecision, Refusal> {
     // Decrypt everything first: bad card data is refused before anything is looked up or stored.
-    let info = open_card_info(&svc.keys, ciphered)?;
-    let auth_cvv = match request
-        .authentication_value
-        .as_deref()
-        .filter(|a| !a.trim().is_empty())
+    let opened = open_card_data(svc, &input)?;
+    let card = find_card(svc, &opened.info).await?;
+    if input
+        .card_ref
+        .as_ref()
+        .is_some_and(|r| r.as_str() != card.issuer_card_ref_id)
     {
-        Some(value) => Some(open_authentication_value(&svc.keys, value)?),
+        tracing::info!(
+            "issuerCardRefId in the request does not match the card data; using the card data"
+        );
+    }
+    let checked = check_card_data(svc, &card, opened);
+    let original = original_token_record(&svc.fingerprints, &input.original_token);
+    // One snapshot of the rules (live + shadow) for the whole decision.
+    let rules = svc.rules_pair();
+    let attempt = attempt(svc, &input, &card, &rules);
+    let facts = gather_facts(svc, &input, &card, &checked, original.as_ref(), &attempt).await?;
+    let evaluated = evaluate(svc, &rules, &facts, &card);
+    let level = evaluated.live.level;
+    let offered: Vec<_> = evaluated
+        .live
+        .methods
+        .iter()
+        .map(|c| c.method.clone())
+        .collect();
+    let draft = decision_draft(
+        ctx,
+        &input,
+        &card,
+        original.as_ref(),
+        facts,
+        evaluated,
+        &rules,
+    );
+    let decision = record_decision(svc, &input, draft, original, attempt).await?;
+    crate::metrics::decision(level, DecidedBy::Issuer);
+    tracing::info!(
+        decision_id = %decision.decision_id,
+        level_of_trust = level.as_str(),
+        rule = decision.decided_by_rule.as_deref().unwrap_or("-"),
+        "digitization decided"
+    );
+    Ok(DigitizationDecision {
+        level_of_trust: level,
+        idv_methods: (level == LevelOfTrust::Yellow).then_some(offered),
+    })
+}
+
+/// The decrypted card data and CVV2, in memory only until checked.
+struct Opened {
+    info: CardInfo,
+    authentication_cvv: Option<Secret>,
+}
+
+fn open_card_data(svc: &Services, input: &DigitizationInput) -> Result<Opened, Refusal> {
+    let info = open_card_info(&svc.keys, &input.card_data)?;
+    let authentication_cvv = match &input.authentication_value {
+        Some(sealed) => Some(open_authentication_value(&svc.keys, sealed)?),
         None => None,
     };
+    Ok(Opened {
+        info,
+        authentication_cvv,
+    })
+}
+
+async fn find_card(svc: &Services, info: &CardInfo) -> Result<CardRecord, Refusal> {
     let fingerprint = svc
         .fingerprints
         .fingerprint("pan", info.pan.expose().as_bytes());
-    let card = svc
-        .store
+    svc.store
         .read(move |r| r.card_by_pan_fingerprint(&fingerprint))
         .await?
-        .ok_or(Refusal::UnknownCard)?;
-    if let Some(reference) = reference {
-        if reference != card.issuer_card_ref_id {
-            tracing::info!(
-                "issuerCardRefId in the request does not match the card data; using the card data"
-            );
-        }
-    }
+        .ok_or(Refusal::UnknownCard)
+}
 
-    // CVV2: authenticationValue wins over a cvv inside the card info. Checked against the
-    // registry's expiry (the one the card was embossed with).
-    let cvv2 = match auth_cvv.as_ref().or(info.cvv.as_ref()) {
+/// What the card data says about the card, once its secrets are gone.
+struct CardDataCheck {
+    cvv2: Cvv2Result,
+    expiry_matches: Option<bool>,
+    request_expired: bool,
+}
+
+/// CVV2 (`authenticationValue` wins over a cvv inside the card info), checked against the
+/// registry's expiry (the one the card was embossed with); then the card data is dropped.
+fn check_card_data(svc: &Services, card: &CardRecord, opened: Opened) -> CardDataCheck {
+    let Opened {
+        info,
+        authentication_cvv,
+    } = opened;
+    let cvv2 = match authentication_cvv.as_ref().or(info.cvv.as_ref()) {
         // The Visa CVV method yields 3 digits; a 4-digit code (e.g. Amex CID) cannot be checked
         // with it, which is "unverifiable", not "invalid".
         Some(cvv) if cvv.expose().len() != 3 => Cvv2Result::Unverifiable,
-        Some(cvv) => {
+        Some(cvv)
             if svc
                 .cvv
-                .verify_cvv2(info.pan.expose(), &card.exp.mmyy(), cvv.expose())
-            {
-                Cvv2Result::Valid
-            } else {
-                Cvv2Result::Invalid
-            }
+                .verify_cvv2(info.pan.expose(), &card.exp.mmyy(), cvv.expose()) =>
+        {
+            Cvv2Result::Valid
         }
+        Some(_) => Cvv2Result::Invalid,
         None => Cvv2Result::Absent,
     };
-    let expiry_matches = info.exp.map(|e| e == card.exp);
-    let info_exp_expired = info.exp.is_some_and(|e| e.is_expired());
-    drop(info);
-    drop(auth_cvv);
+    CardDataCheck {
+        cvv2,
+        expiry_matches: info.exp.map(|e| e == card.exp),
+        request_expired: info.exp.is_some_and(|e| e.is_expired()),
+    }
+}
 
+/// This attempt's velocity keys and clock; it is recorded with the decision.
+struct Attempt {
+    keys: AttemptKeys,
+    now_unix: u64,
+    windows: crate::rules::VelocityWindows,
+}
+
+fn attempt(
+    svc: &Services,
+    input: &DigitizationInput,
+    card: &CardRecord,
+    rules: &RulesPair,
+) -> Attempt {
+    let windows = rules.live.velocity();
+    Attempt {
+        keys: velocity::attempt_keys(
+            &svc.fingerprints,
+            input.signals.device.device_id.as_deref(),
+            input.token_requestor.as_ref().and_then(|r| r.id.as_deref()),
+            &card.issuer_card_ref_id,
+        ),
+        now_unix: velocity::unix_now(),
+        windows,
+    }
+}
+
+/// The request's, the card's and the store's velocity facts.
+async fn gather_facts(
+    svc: &Services,
+    input: &DigitizationInput,
+    card: &CardRecord,
+    checked: &CardDataCheck,
+    original: Option<&OriginalToken>,
+    attempt: &Attempt,
+) -> Result<Facts, Refusal> {
     // Expired by the registry or by the expiry the wallet sent: either way not digitizable
     // (eligibility refuses both with 160).
-    let request_expired = info_exp_expired;
-    let effective_status = if card.status.is_active() && (card.exp.is_expired() || request_expired)
-    {
-        "EXPIRED".to_owned()
-    } else {
-        card.status.as_str().to_owned()
+    let status = effective_status(card, checked.request_expired);
+    let request = RequestFacts {
+        capture_method: input.capture_method.as_deref(),
+        cvv_validated: input.cvv_validated,
+        tnc_accepted: input.tnc_accepted,
+        cvv2: checked.cvv2,
+        wallet_provider_id: input.wallet_provider_id.as_ref().map(|w| w.as_str()),
+        token_requestor: input.token_requestor.as_ref(),
+        signals: &input.signals,
+        original,
     };
-    let product_id = effective_product(&card, &svc.settings.cards).map(str::to_owned);
-    let original = original_token_record(&svc.fingerprints, &original_token::extract(body))?;
+    let card_facts = CardFacts {
+        card,
+        effective_status: &status,
+        product_id: effective_product(card, &svc.settings.cards),
+        expiry_matches: checked.expiry_matches,
+    };
     let now = OffsetDateTime::now_utc();
-    let mut facts = digitization_facts(
-        &request,
-        &CardFacts {
-            card: &card,
-            effective_status: &effective_status,
-            product_id: product_id.as_deref(),
-            expiry_matches,
-        },
-        cvv2,
-        original.as_ref(),
-        now.hour(),
-    );
-    if let Some(given) = &original {
+    let mut facts = decision_facts(&request, &card_facts, now.hour());
+    if let Some(given) = original {
         if let Some(found) = lineage::provenance(&svc.store, Some(given)).await? {
             provenance_facts(&mut facts, &found, given, &card.issuer_card_ref_id, now);
         }
     }
-
-    // One snapshot of the rules (live + shadow) for the whole decision.
-    let rules = svc.rules_pair();
-
-    // Velocity facts from the store; this attempt is recorded with the decision below.
-    let windows = rules.live.velocity();
-    let velocity_keys =
-        velocity::attempt_keys(&svc.fingerprints, &request, &card.issuer_card_ref_id);
-    let now_unix = velocity::unix_now();
-    let (keys_for_read, bin) = (velocity_keys.clone(), card.bin.clone());
+    let (keys, bin) = (attempt.keys.clone(), card.bin.clone());
+    let (windows, now) = (attempt.windows, attempt.now_unix);
     let velocity_facts = svc
         .store
         .read(move |r| {
             let mut extra = Facts::new();
-            velocity::add_facts(r, &keys_for_read, &bin, windows, now_unix, &mut extra)?;
+            velocity::add_facts(r, &keys, &bin, windows, now, &mut extra)?;
             Ok(extra)
         })
         .await?;
     for (name, value) in velocity_facts.iter() {
         facts.set(name.to_owned(), value.clone());
     }
-    let live = decide(&rules.live, &facts, &card, &svc.fingerprints);
+    Ok(facts)
+}
+
+/// The live verdict, and the shadow rules' opinion when shadow rules are loaded.
+struct Evaluated {
+    live: Verdict,
+    shadow: Option<ShadowOutcome>,
+}
+
+fn evaluate(svc: &Services, rules: &RulesPair, facts: &Facts, card: &CardRecord) -> Evaluated {
+    let live = decide(&rules.live, facts, card, &svc.fingerprints);
     let shadow = rules.shadow.as_ref().map(|shadow_rules| {
-        let verdict = decide(shadow_rules, &facts, &card, &svc.fingerprints);
+        let verdict = decide(shadow_rules, facts, card, &svc.fingerprints);
         ShadowOutcome {
             level_of_trust: verdict.level,
             reason: verdict.reason,
@@ -157,87 +237,79 @@ pub async fn request(
             rules: verdict.trace,
         }
     });
-    let level = live.level;
-    let idv_methods: Vec<_> = live.methods.iter().map(|c| c.method.clone()).collect();
-    let reason = live.reason;
-    let trace = live.trace;
-    let evaluation_rule = live.decided_by_rule;
+    Evaluated { live, shadow }
+}
 
-    let capture_method = request.capture_method();
-    let token_for_token = capture_method.as_deref() == Some("TOKEN");
-    let correlation_id = ctx.correlation_id.clone();
-    let requestor = request.token_requestor.as_ref().map(|r| r.to_domain());
-    let wallet = request.wallet_provider_id.clone();
-    let decision_template = DecisionRecord {
+/// The decision as it will be recorded (its id comes from the store).
+fn decision_draft(
+    ctx: &CallContext,
+    input: &DigitizationInput,
+    card: &CardRecord,
+    original: Option<&OriginalToken>,
+    facts: Facts,
+    evaluated: Evaluated,
+    rules: &RulesPair,
+) -> DecisionRecord {
+    let Evaluated { live, shadow } = evaluated;
+    DecisionRecord {
         decision_id: String::new(),
-        correlation_id: correlation_id.clone(),
+        correlation_id: ctx.correlation_id.clone(),
         issuer_card_ref_id: Some(card.issuer_card_ref_id.clone()),
         virtual_card_id: None,
-        level_of_trust: level,
+        level_of_trust: live.level,
         decided_by: DecidedBy::Issuer,
-        reason,
-        decided_by_rule: evaluation_rule,
-        rules: trace,
+        reason: live.reason,
+        decided_by_rule: live.decided_by_rule,
+        rules: live.trace,
         rules_version: Some(rules.live.version().to_owned()),
         facts,
-        idv_methods: idv_methods.clone(),
-        capture_method: capture_method.clone(),
-        token_for_token,
-        original_token: original.clone(),
+        idv_methods: live.methods.into_iter().map(|c| c.method).collect(),
+        capture_method: input.capture_method.clone(),
+        token_for_token: input.capture_method.as_deref() == Some("TOKEN"),
+        original_token: original.cloned(),
         network_decision: None,
         shadow,
         review: None,
         created_time: now_rfc3339(),
+    }
+}
+
+/// Writes the decision, this attempt's velocity events and the enrolment, in one transaction.
+async fn record_decision(
+    svc: &Services,
+    input: &DigitizationInput,
+    draft: DecisionRecord,
+    original: Option<OriginalToken>,
+    attempt: Attempt,
+) -> Result<DecisionRecord, Refusal> {
+    let note = EnrollmentNote {
+        issuer_card_ref_id: draft.issuer_card_ref_id.clone().unwrap_or_default(),
+        capture_method: input.capture_method.clone(),
+        wallet_provider_id: input.wallet_provider_id.as_ref().map(|w| w.to_string()),
+        token_requestor: input.token_requestor.clone(),
+        original_token: original,
     };
-    let card_ref = card.issuer_card_ref_id.clone();
-    let offered = idv_methods.clone();
     let decision = svc
         .store
         .write(move |tx| {
-            let mut decision = decision_template.clone();
+            let mut decision = draft.clone();
             decision.decision_id = format!("{:016x}", tx.next_id()?);
             tx.put_decision(&decision)?;
-            velocity::record_attempt(tx, &velocity_keys, now_unix)?;
+            velocity::record_attempt(tx, &attempt.keys, attempt.now_unix)?;
             let now = decision.created_time.clone();
+            let cid = &decision.correlation_id;
             let mut enrollment = tx
-                .enrollment(&correlation_id)?
-                .unwrap_or_else(|| Enrollment::new(&correlation_id, &now));
-            enrollment.issuer_card_ref_id = Some(card_ref.clone());
-            if capture_method.is_some() {
-                enrollment.capture_method.clone_from(&capture_method);
-            }
-            enrollment.token_for_token = enrollment.capture_method.as_deref() == Some("TOKEN");
-            if wallet.is_some() {
-                enrollment.wallet_provider_id.clone_from(&wallet);
-            }
-            if requestor.is_some() {
-                enrollment.token_requestor.clone_from(&requestor);
-            }
-            if let Some(original) = &original {
-                enrollment.original_token = Some(match enrollment.original_token.take() {
-                    Some(existing) => existing.merged_with(original),
-                    None => original.clone(),
-                });
-            }
+                .enrollment(cid)?
+                .unwrap_or_else(|| Enrollment::new(cid, &now));
+            enrollment.note_request(&note);
             Enrollment::push_bounded(&mut enrollment.decision_ids, decision.decision_id.clone());
-            enrollment.idv_methods.clone_from(&offered);
+            enrollment.idv_methods.clone_from(&decision.idv_methods);
             enrollment.last_modified_time = now;
             tx.put_enrollment(&enrollment)?;
             Ok(decision)
         })
         .await?;
-
-    crate::metrics::decision(level, DecidedBy::Issuer);
-    tracing::info!(
-        decision_id = %decision.decision_id,
-        level_of_trust = level.as_str(),
-        rule = decision.decided_by_rule.as_deref().unwrap_or("-"),
-        "digitization decided"
-    );
-    Ok(RequestDigitizationResponse {
-        level_of_trust: level.as_str(),
-        idv_method_list: (level == LevelOfTrust::Yellow).then_some(idv_methods),
-    })
+    Ok(decision)
 }
 
 /// The outcome of one rule set on one request, after the step-up safety net.

@@ -1,15 +1,15 @@
-//! Turns a digitization request (and the card it names) into the named facts the rules read,
-//! and the provenance of an original token (token-for-token) into its facts.
+//! The one facts builder: what a request says ([`RequestFacts`]) and the card it names
+//! ([`CardFacts`]) become the named facts the rules read — for our own digitization decisions and
+//! for the review of a network's stand-in decision alike (a stand-in simply carries fewer signals);
+//! the provenance of an original token (token-for-token) adds its own facts.
 //! Fact names are the catalogue of `rules::facts`; values never include card data (the BIN is the
 //! only card-number-derived fact, and it is not sensitive on its own).
 
-use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
-use crate::contract::digitization::RequestDigitizationRequest;
-use crate::contract::tolerant::{get_ci, value_as_bool, value_as_number, value_as_string};
 use crate::domain::lineage::{age_days, requestor_ids_agree, Provenance};
-use crate::domain::{CardRecord, OriginalToken};
+use crate::domain::signals::{DeviceSignals, ScoringSignals, Signals, WalletUserSignals};
+use crate::domain::{CardRecord, OriginalToken, TokenRequestorInfo};
 use crate::rules::Facts;
 
 /// The CVV2 check result, as the fact `cvv2_result`.
@@ -32,215 +32,190 @@ impl Cvv2Result {
     }
 }
 
-/// Card-derived inputs to the facts.
+/// What the request says.
+pub struct RequestFacts<'a> {
+    /// Upper case.
+    pub capture_method: Option<&'a str>,
+    pub cvv_validated: Option<bool>,
+    pub tnc_accepted: Option<bool>,
+    pub cvv2: Cvv2Result,
+    pub wallet_provider_id: Option<&'a str>,
+    pub token_requestor: Option<&'a TokenRequestorInfo>,
+    pub signals: &'a Signals,
+    pub original: Option<&'a OriginalToken>,
+}
+
+/// What the card registry says about the card the request names.
 pub struct CardFacts<'a> {
     pub card: &'a CardRecord,
+    /// `EXPIRED` for an active card past its expiry, else the card's status.
     pub effective_status: &'a str,
     pub product_id: Option<&'a str>,
     pub expiry_matches: Option<bool>,
 }
 
-fn number_fields(
-    facts: &mut Facts,
-    prefix: &str,
-    object: Option<&Map<String, Value>>,
-    fields: &[(&str, &str)],
-) {
-    let Some(object) = object else { return };
-    for (wire, fact) in fields {
-        if let Some(n) = get_ci(object, wire).and_then(value_as_number) {
-            facts.set_num(format!("{prefix}.{fact}"), n);
-        }
+/// The card's status as the rules see it: an active card that is expired (by the registry, or by
+/// the expiry the request carried) is `EXPIRED`.
+pub fn effective_status(card: &CardRecord, request_expired: bool) -> String {
+    if card.status.is_active() && (card.exp.is_expired() || request_expired) {
+        "EXPIRED".to_owned()
+    } else {
+        card.status.as_str().to_owned()
     }
 }
 
-fn text_fields(
-    facts: &mut Facts,
-    prefix: &str,
-    object: Option<&Map<String, Value>>,
-    fields: &[(&str, &str)],
-) {
-    let Some(object) = object else { return };
-    for (wire, fact) in fields {
-        if let Some(s) = get_ci(object, wire).and_then(value_as_string) {
-            let s = s.trim();
-            if !s.is_empty() {
-                facts.set_str(format!("{prefix}.{fact}"), s);
-            }
-        }
-    }
-}
-
-/// A country from `deviceLocation` (object with `country`/`countryCode`, or an ISO code string).
-fn device_country(request: &RequestDigitizationRequest) -> Option<String> {
-    let location = request
-        .card_capture_information
-        .as_ref()
-        .and_then(|c| c.device_location.as_ref());
-    let from_location = match location {
-        Some(Value::Object(obj)) => ["country", "countryCode", "country_code"]
-            .iter()
-            .find_map(|k| get_ci(obj, k).and_then(value_as_string)),
-        Some(Value::String(s)) if s.trim().len() == 2 => Some(s.trim().to_owned()),
-        _ => None,
-    };
-    from_location
-        .or_else(|| {
-            request.device_information.as_ref().and_then(|d| {
-                ["deviceCountry", "country"]
-                    .iter()
-                    .find_map(|k| get_ci(d, k).and_then(value_as_string))
-            })
-        })
-        .map(|c| c.trim().to_ascii_uppercase())
-        .filter(|c| !c.is_empty())
-}
-
-/// All facts for one digitization decision.
-pub fn digitization_facts(
-    request: &RequestDigitizationRequest,
-    card: &CardFacts<'_>,
-    cvv2: Cvv2Result,
-    original: Option<&OriginalToken>,
-    hour_utc: u8,
-) -> Facts {
+/// All facts for one decision.
+pub fn decision_facts(request: &RequestFacts<'_>, card: &CardFacts<'_>, hour_utc: u8) -> Facts {
     let mut facts = Facts::new();
-    let capture = request.capture_method();
-    if let Some(method) = &capture {
-        facts.set_str("capture_method", method);
+    request_facts(&mut facts, request);
+    scoring_facts(&mut facts, &request.signals.scoring);
+    device_facts(&mut facts, &request.signals.device);
+    wallet_user_facts(&mut facts, &request.signals.wallet_user);
+    original_token_facts(&mut facts, request.original);
+    card_facts(&mut facts, card);
+    facts.set_num("time.hour_utc", f64::from(hour_utc));
+    facts
+}
+
+fn set_text(facts: &mut Facts, name: &str, value: Option<&str>) {
+    if let Some(value) = value {
+        facts.set_str(name, value);
     }
-    facts.set_bool("token_for_token", capture.as_deref() == Some("TOKEN"));
+}
+
+fn set_numbers(facts: &mut Facts, values: &[(&str, Option<f64>)]) {
+    for (name, value) in values {
+        if let Some(value) = value {
+            facts.set_num(*name, *value);
+        }
+    }
+}
+
+fn request_facts(facts: &mut Facts, request: &RequestFacts<'_>) {
+    set_text(facts, "capture_method", request.capture_method);
+    facts.set_bool("token_for_token", request.capture_method == Some("TOKEN"));
     if let Some(v) = request.cvv_validated {
         facts.set_bool("cvv_validated", v);
     }
-    facts.set_str("cvv2_result", cvv2.as_str());
-    if let Some(v) = request.tnc_status {
+    facts.set_str("cvv2_result", request.cvv2.as_str());
+    if let Some(v) = request.tnc_accepted {
         facts.set_bool("tnc_accepted", v);
     }
-
-    let scoring = request.scoring_information.as_ref();
-    text_fields(
-        &mut facts,
-        "scoring",
-        scoring,
-        &[("levelOfTrust", "level_of_trust")],
+    set_text(
+        facts,
+        "wallet_provider_id",
+        request.wallet_provider_id.map(str::trim),
     );
-    number_fields(
-        &mut facts,
-        "scoring",
-        scoring,
+    if let Some(requestor) = request.token_requestor {
+        set_text(
+            facts,
+            "token_requestor.id",
+            requestor.id.as_deref().map(str::trim),
+        );
+        set_text(
+            facts,
+            "token_requestor.name",
+            requestor.name.as_deref().map(str::trim),
+        );
+    }
+}
+
+fn scoring_facts(facts: &mut Facts, scoring: &ScoringSignals) {
+    set_text(
+        facts,
+        "scoring.level_of_trust",
+        scoring.level_of_trust.as_deref(),
+    );
+    set_numbers(
+        facts,
         &[
-            ("tspScore", "tsp_score"),
-            ("deviceScore", "device_score"),
-            ("accountScore", "account_score"),
-            ("phoneNumberScore", "phone_number_score"),
-            ("walletScore", "wallet_score"),
-            ("cardScore", "card_score"),
-            ("deviceTenure", "device_tenure"),
-            ("userTenure", "user_tenure"),
+            ("scoring.tsp_score", scoring.tsp_score),
+            ("scoring.device_score", scoring.device_score),
+            ("scoring.account_score", scoring.account_score),
+            ("scoring.phone_number_score", scoring.phone_number_score),
+            ("scoring.wallet_score", scoring.wallet_score),
+            ("scoring.card_score", scoring.card_score),
+            ("scoring.device_tenure", scoring.device_tenure),
+            ("scoring.user_tenure", scoring.user_tenure),
         ],
     );
-    if let Some(v) = scoring
-        .and_then(|s| get_ci(s, "cardNewlyAdded"))
-        .and_then(value_as_bool)
-    {
+    if let Some(v) = scoring.card_newly_added {
         facts.set_bool("scoring.card_newly_added", v);
     }
-    if let Some(Value::Array(codes)) = scoring.and_then(|s| get_ci(s, "reasonCodes")) {
-        let codes: Vec<String> = codes
-            .iter()
-            .filter_map(value_as_string)
-            .map(|c| c.trim().to_owned())
-            .collect();
-        facts.set_list("scoring.reason_codes", codes);
-    } else if let Some(Value::String(codes)) = scoring.and_then(|s| get_ci(s, "reasonCodes")) {
-        // Some senders pack reason codes into one comma-separated string.
-        let codes: Vec<String> = codes
-            .split([',', ' '])
-            .map(str::trim)
-            .filter(|c| !c.is_empty())
-            .map(str::to_owned)
-            .collect();
-        facts.set_list("scoring.reason_codes", codes);
+    if let Some(codes) = &scoring.reason_codes {
+        facts.set_list("scoring.reason_codes", codes.clone());
     }
+}
 
-    if let Some(w) = &request.wallet_provider_id {
-        facts.set_str("wallet_provider_id", w.trim());
+fn device_facts(facts: &mut Facts, device: &DeviceSignals) {
+    for (name, value) in [
+        ("device.token_storage_type", &device.token_storage_type),
+        ("device.manufacturer", &device.manufacturer),
+        ("device.brand", &device.brand),
+        ("device.model", &device.model),
+        ("device.os_version", &device.os_version),
+        ("device.language", &device.language),
+        ("device.country", &device.country),
+    ] {
+        set_text(facts, name, value.as_deref());
     }
-    if let Some(requestor) = &request.token_requestor {
-        if let Some(id) = &requestor.id {
-            facts.set_str("token_requestor.id", id.trim());
-        }
-        if let Some(name) = &requestor.name {
-            facts.set_str("token_requestor.name", name.trim());
-        }
-    }
+}
 
-    let device = request.device_information.as_ref();
-    text_fields(
-        &mut facts,
-        "device",
-        device,
-        &[
-            ("tokenStorageType", "token_storage_type"),
-            ("manufacturer", "manufacturer"),
-            ("brand", "brand"),
-            ("model", "model"),
-            ("osVersion", "os_version"),
-            ("language", "language"),
-        ],
+fn wallet_user_facts(facts: &mut Facts, user: &WalletUserSignals) {
+    set_text(
+        facts,
+        "wallet_user.account_country",
+        user.account_country.as_deref(),
     );
-    if let Some(country) = device_country(request) {
-        facts.set_str("device.country", &country);
-    }
-
-    let user = request.wallet_user_information.as_ref();
-    text_fields(
-        &mut facts,
-        "wallet_user",
-        user,
-        &[("walletAccountCountry", "account_country")],
-    );
-    number_fields(
-        &mut facts,
-        "wallet_user",
-        user,
+    set_numbers(
+        facts,
         &[
             (
-                "provisioningAttemptsOnDeviceIn24Hours",
-                "provisioning_attempts_on_device_in_24_hours",
+                "wallet_user.provisioning_attempts_on_device_in_24_hours",
+                user.provisioning_attempts_on_device_in_24_hours,
             ),
-            ("suspendedCardsInAccount", "suspended_cards_in_account"),
             (
-                "daysSinceLastAccountActivity",
-                "days_since_last_account_activity",
+                "wallet_user.suspended_cards_in_account",
+                user.suspended_cards_in_account,
             ),
-            ("numberOfActiveTokens", "number_of_active_tokens"),
+            (
+                "wallet_user.days_since_last_account_activity",
+                user.days_since_last_account_activity,
+            ),
+            (
+                "wallet_user.number_of_active_tokens",
+                user.number_of_active_tokens,
+            ),
         ],
     );
+}
 
-    match original {
-        Some(original) if !original.is_empty() => {
-            facts.set_bool("original_token.present", true);
-            if let Some(v) = &original.assurance_level {
-                facts.set_str("original_token.assurance_level", v);
-            }
-            if let Some(v) = &original.token_requestor_id {
-                facts.set_str("original_token.requestor_id", v);
-            }
-            if let Some(v) = &original.token_reference_id {
-                facts.set_str("original_token.reference_id", v);
-            }
-        }
-        _ => {
-            facts.set_bool("original_token.present", false);
-        }
-    }
+fn original_token_facts(facts: &mut Facts, original: Option<&OriginalToken>) {
+    let Some(original) = original.filter(|o| !o.is_empty()) else {
+        facts.set_bool("original_token.present", false);
+        return;
+    };
+    facts.set_bool("original_token.present", true);
+    set_text(
+        facts,
+        "original_token.assurance_level",
+        original.assurance_level.as_deref(),
+    );
+    set_text(
+        facts,
+        "original_token.requestor_id",
+        original.token_requestor_id.as_deref(),
+    );
+    set_text(
+        facts,
+        "original_token.reference_id",
+        original.token_reference_id.as_deref(),
+    );
+}
 
+fn card_facts(facts: &mut Facts, card: &CardFacts<'_>) {
     facts.set_str("card.status", card.effective_status);
-    if let Some(p) = card.product_id {
-        facts.set_str("card.product_id", p);
-    }
+    set_text(facts, "card.product_id", card.product_id);
     facts.set_str("card.bin", &card.card.bin);
     facts.set_bool("card.has_phone", card.card.phone.is_some());
     facts.set_bool("card.has_email", card.card.email.is_some());
@@ -248,8 +223,6 @@ pub fn digitization_facts(
     if let Some(m) = card.expiry_matches {
         facts.set_bool("card.expiry_matches", m);
     }
-    facts.set_num("time.hour_utc", f64::from(hour_utc));
-    facts
 }
 
 /// The provenance facts of a request carrying original-token attributes (issue 10): what our own

@@ -4,6 +4,7 @@
 //! changes, without storing the list.
 
 use crate::crypto::Fingerprinter;
+use crate::domain::callbacks::IdvMethodListInput;
 use crate::domain::card::{mask_email, mask_phone};
 use crate::domain::idv::StepUpContact;
 use crate::domain::{CardRecord, IdvMethod, IdvMethodType};
@@ -89,35 +90,20 @@ fn card_of_request(
 /// card is named by `issuerCardRefId`, or found through the token when only `virtualCardId` is sent.
 pub async fn method_list(
     svc: &super::Services,
-    request: crate::contract::digitization::GetIdvMethodListRequest,
-) -> Result<crate::contract::digitization::GetIdvMethodListResponse, super::Refusal> {
-    let reference = super::check_id(
-        "issuerCardRefId",
-        request.issuer_card_ref_id.as_deref(),
-        48,
-        false,
-    )?
-    .map(str::to_owned);
-    let vcid = super::check_id(
-        "virtualCardId",
-        request.virtual_card_id.as_deref(),
-        64,
-        false,
-    )?
-    .map(str::to_owned);
-    if reference.is_none() && vcid.is_none() {
-        return Err(super::Refusal::InvalidParameter(
-            "issuerCardRefId or virtualCardId is required".to_owned(),
-        ));
-    }
+    input: IdvMethodListInput,
+) -> Result<Vec<IdvMethod>, super::Refusal> {
     let card = svc
         .store
-        .read(move |r| card_of_request(r, reference.as_deref(), vcid.as_deref()))
+        .read(move |r| {
+            card_of_request(
+                r,
+                input.card_ref.as_ref().map(|c| c.as_str()),
+                input.virtual_card_id.as_ref().map(|v| v.as_str()),
+            )
+        })
         .await??;
-    Ok(crate::contract::digitization::GetIdvMethodListResponse {
-        idv_method_list: contacts(&svc.fingerprints, &card)
-            .into_iter()
-            .map(|c| c.method)
-            .collect(),
-    })
+    Ok(contacts(&svc.fingerprints, &card)
+        .into_iter()
+        .map(|c| c.method)
+        .collect())
 }

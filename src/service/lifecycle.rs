@@ -4,21 +4,24 @@
 //! cannot undo newer states (see `domain::token::plan_notification`); `errorCode` is recorded
 //! without a state change; an unknown `virtualCardId` creates the token. A notification whose
 //! correlation id names one of our own TSH operations confirms it (`service::staff_actions`).
+//!
+//! Steps: check the card is known → fingerprint the token numbers → in one transaction: skip a
+//! duplicate, plan the change, update (or create) the token, confirm our own operation, record the
+//! transition, link the enrolment.
 
-use serde_json::Value;
-
-use super::lineage::DeathFollowup;
-use super::{check_id, original_token_record, CallContext, Refusal, Services};
-use crate::contract::notification::NotifyVirtualCardChangeRequest;
-use crate::contract::original_token;
+use super::lineage::{self, DeathFollowup};
+use super::staff_actions::{match_issuer_operation, IssuerOperationMatch, CHANNEL_API};
+use super::{original_token_record, CallContext, Refusal, Services};
+use crate::domain::callbacks::{MessageBody, NotificationInput};
 use crate::domain::decision::{DecisionSummary, LevelOfTrust};
+use crate::domain::lineage::OnOriginalDeath;
 use crate::domain::time::now_rfc3339;
-use crate::domain::token::{plan_notification, transition_type, TokenNumberInfo};
+use crate::domain::token::{plan_notification, transition_type, StatePlan, TokenNumberInfo};
 use crate::domain::{
-    Enrollment, LifecycleAction, NotificationOutcome, NotificationRef, Pan, TokenError,
-    TokenRecord, TokenState, Transition,
+    Enrollment, LifecycleAction, NotificationOutcome, NotificationRef, OriginalToken, Pan, Secret,
+    TokenError, TokenRecord, TokenState, Transition,
 };
-use crate::store::{Tx, TxError};
+use crate::store::{StoreError, Tx, TxError};
 
 /// Channel name for changes reported by TSH (Marqeta's `TOKEN_SERVICE_PROVIDER`).
 pub const CHANNEL_TSP: &str = "TOKEN_SERVICE_PROVIDER";
@@ -46,29 +49,26 @@ pub(crate) fn message_fingerprint(
     svc: &Services,
     kind: &str,
     parts: &[&str],
-    body: &Value,
+    body: &MessageBody,
 ) -> String {
     let mut material = String::new();
     for part in parts {
         material.push_str(part);
         material.push('\u{1f}');
     }
-    // serde_json's map is ordered by key, so this is a canonical form of the body.
-    material.push_str(&body.to_string());
+    material.push_str(body.0.expose());
     svc.fingerprints.fingerprint(kind, material.as_bytes())
 }
 
-/// The abort reason of a notification naming a known token under another card.
-const TOKEN_OF_ANOTHER_CARD: &str = "the token belongs to another card";
-
-/// Contract §3.4 (resolved): a known `virtualCardId` under another card's `issuerCardRefId` is
-/// refused (119) and changes nothing, except `UPDATE`, which re-links the token (card replacement).
-fn names_another_cards_token(
-    existing: Option<&TokenRecord>,
-    card_ref: &str,
-    action: &LifecycleAction,
-) -> bool {
-    existing.is_some_and(|t| t.issuer_card_ref_id != card_ref) && *action != LifecycleAction::Update
+/// One notification, ready to apply inside a transaction.
+struct Change {
+    input: NotificationInput,
+    correlation_id: String,
+    original: Option<OriginalToken>,
+    token_number: Option<TokenNumberInfo>,
+    dedupe: String,
+    /// `token_for_token.on_original_death`.
+    policy: OnOriginalDeath,
 }
 
 /// What a notification did, and the original-death policy's follow-up: tokens to suspend through
@@ -82,272 +82,41 @@ pub struct Notified {
 pub async fn notify(
     svc: &Services,
     ctx: &CallContext,
-    request: NotifyVirtualCardChangeRequest,
-    body: &Value,
+    input: NotificationInput,
 ) -> Result<Notified, Refusal> {
-    let card_ref = check_id(
-        "issuerCardRefId",
-        request.issuer_card_ref_id.as_deref(),
-        48,
-        true,
-    )?
-    .unwrap_or_default()
-    .to_owned();
-    let vcid = check_id(
-        "virtualCardId",
-        request.virtual_card_id.as_deref(),
-        64,
-        true,
-    )?
-    .unwrap_or_default()
-    .to_owned();
-    check_id(
-        "walletProviderId",
-        request.wallet_provider_id.as_deref(),
-        64,
-        true,
-    )?;
-    for (field, value) in [
-        ("tokenStorageId", &request.token_storage_id),
-        ("walletCardRefId", &request.wallet_card_ref_id),
-        ("walletVirtualCardId", &request.wallet_virtual_card_id),
-        (
-            "primaryWalletVirtualCardId",
-            &request.primary_wallet_virtual_card_id,
-        ),
-        ("deviceBindingReference", &request.device_binding_reference),
-    ] {
-        check_id(field, value.as_deref(), 128, false)?;
-    }
-    // `action` is optional in the contract: a notification without one is recorded and changes
-    // no state (read as an unknown action).
-    let action_raw = check_id("action", request.action.as_deref(), 32, false)?;
-    let action = LifecycleAction::from(action_raw.unwrap_or("").to_owned());
-
-    let lookup = card_ref.clone();
-    let card_known = svc.store.read(move |r| r.card(&lookup)).await?.is_some();
-    if !card_known {
+    let lookup = input.card_ref.as_str().to_owned();
+    if svc.store.read(move |r| r.card(&lookup)).await?.is_none() {
         return Err(Refusal::UnknownCard);
     }
-
-    let original = original_token_record(&svc.fingerprints, &original_token::extract(body))?;
-    let token_info = original_token::token_info(body);
-    let token_number = token_info
-        .token_number
-        .as_ref()
-        .and_then(|t| Pan::parse_token(t.expose()).ok())
-        .map(|t| TokenNumberInfo {
-            token_fingerprint: svc.fingerprints.fingerprint("token", t.expose().as_bytes()),
-            token_masked: t.masked(),
-            token_last4: t.last4().to_owned(),
-        });
-    // The token's own reference id: how a later token-for-token request names it as original.
-    let own_reference = check_id(
-        "tokenInfo.tokenReferenceId",
-        token_info.token_reference_id.as_deref(),
-        64,
-        false,
-    )?
-    .map(str::to_owned);
-    drop(token_info);
     let dedupe = message_fingerprint(
         svc,
         "notification",
-        &[&vcid, action.as_str(), &ctx.correlation_id],
-        body,
+        &[
+            input.virtual_card_id.as_str(),
+            input.action.as_str(),
+            &ctx.correlation_id,
+        ],
+        &input.message,
     );
-    let correlation_id = ctx.correlation_id.clone();
-    let policy = svc.settings.token_for_token.on_original_death;
-
+    let change = Change {
+        original: original_token_record(&svc.fingerprints, &input.original_token),
+        token_number: token_number_info(svc, input.token_number.as_ref()),
+        correlation_id: ctx.correlation_id.clone(),
+        dedupe,
+        policy: svc.settings.token_for_token.on_original_death,
+        input,
+    };
     let (outcome, followup) = svc
         .store
-        .write(move |tx| {
-            let now = now_rfc3339();
-            if tx.mark_seen(&dedupe, &now)? {
-                return Ok((NotificationOutcome::Duplicate, DeathFollowup::default()));
-            }
-            let existing = tx.token(&vcid)?;
-            if names_another_cards_token(existing.as_ref(), &card_ref, &action) {
-                // Rolls back the `mark_seen` above: a refused message changes nothing.
-                return Err(TxError::abort(TOKEN_OF_ANOTHER_CARD));
-            }
-            let mut enrollment = tx.enrollment(&correlation_id)?;
-            // A lifecycle notification carries its own correlation id; the enrolment it belongs
-            // to is found through the token when the message is not part of one.
-            let (initial, summary) = initial_state(tx, enrollment.as_ref())?;
-            let plan = plan_notification(
-                existing.as_ref().map(|t| t.state),
-                &action,
-                request.error_code.is_some(),
-                existing
-                    .as_ref()
-                    .is_some_and(|t| t.activated_time.is_some()),
-                initial,
-            );
-            let mut token = existing.clone().unwrap_or_else(|| TokenRecord {
-                virtual_card_id: vcid.clone(),
-                issuer_card_ref_id: card_ref.clone(),
-                state: initial,
-                wallet_provider_id: None,
-                token_requestor: None,
-                capture_method: enrollment.as_ref().and_then(|e| e.capture_method.clone()),
-                token_storage_id: None,
-                wallet_card_ref_id: None,
-                wallet_virtual_card_id: None,
-                is_primary: None,
-                device_binding_reference: None,
-                token_number: None,
-                token_reference_id: None,
-                correlation_id: enrollment.as_ref().map(|e| e.correlation_id.clone()),
-                decision: summary.clone(),
-                original_token: enrollment.as_ref().and_then(|e| e.original_token.clone()),
-                original_virtual_card_id: None,
-                original_death: None,
-                last_error: None,
-                activated_time: None,
-                created_time: now.clone(),
-                last_modified_time: now.clone(),
-            });
-            if token.issuer_card_ref_id != card_ref {
-                // updateCard with a new issuerCardRefId moves the token to the new card.
-                token.issuer_card_ref_id.clone_from(&card_ref);
-            }
-            let terminal_or_stale = matches!(
-                plan.outcome,
-                NotificationOutcome::TerminalIgnored | NotificationOutcome::StaleIgnored
-            );
-            if !terminal_or_stale {
-                fn set<T: Clone>(slot: &mut Option<T>, value: &Option<T>) {
-                    if value.is_some() {
-                        slot.clone_from(value);
-                    }
-                }
-                set(&mut token.wallet_provider_id, &request.wallet_provider_id);
-                set(&mut token.token_storage_id, &request.token_storage_id);
-                set(&mut token.wallet_card_ref_id, &request.wallet_card_ref_id);
-                set(
-                    &mut token.wallet_virtual_card_id,
-                    &request.wallet_virtual_card_id,
-                );
-                set(&mut token.is_primary, &request.is_primary);
-                set(
-                    &mut token.device_binding_reference,
-                    &request.device_binding_reference,
-                );
-                set(&mut token.token_number, &token_number);
-                set(&mut token.token_reference_id, &own_reference);
-                if let Some(requestor) = &request.token_requestor {
-                    token.token_requestor = Some(requestor.to_domain());
-                }
-            }
-            if let Some(original) = &original {
-                token.original_token = Some(match token.original_token.take() {
-                    Some(existing) => existing.merged_with(original),
-                    None => original.clone(),
-                });
-            }
-            if existing.is_none() {
-                super::lineage::link_at_creation(tx, &mut token)?;
-            }
-            if token.decision.is_none() {
-                token.decision.clone_from(&summary);
-            }
-            if let Some(code) = request.error_code {
-                token.last_error = Some(TokenError {
-                    error_code: code,
-                    action: action.as_str().to_owned(),
-                    correlation_id: correlation_id.clone(),
-                    created_time: now.clone(),
-                });
-            }
-            // An answer to one of our own updateCardState / updateCard calls: confirm it and
-            // record the transition as the staff action it is (channel API, staff reason).
-            let issuer_operation = super::staff_actions::match_issuer_operation(
-                tx,
-                &correlation_id,
-                &vcid,
-                &card_ref,
-                &action,
-                request.error_code,
-                plan.outcome,
-                &now,
-            )?;
-            if let Some((from, to)) = plan.transition {
-                token.state = to;
-                if to == TokenState::Active && token.activated_time.is_none() {
-                    token.activated_time = Some(now.clone());
-                }
-                tx.append_transition(&Transition {
-                    virtual_card_id: vcid.clone(),
-                    from_state: from,
-                    state: to,
-                    transition_type: transition_type(from, to).to_owned(),
-                    action: action.as_str().to_owned(),
-                    channel: match &issuer_operation {
-                        Some(_) => super::staff_actions::CHANNEL_API.to_owned(),
-                        None => CHANNEL_TSP.to_owned(),
-                    },
-                    source: request.source.clone().map(|s| s.to_ascii_uppercase()),
-                    reason_code: match &issuer_operation {
-                        Some(m) => m.reason_code.clone(),
-                        None => request.reason_code.clone(),
-                    },
-                    reason: match &issuer_operation {
-                        Some(m) => m.reason.clone().or_else(|| request.reason.clone()),
-                        None => request.reason.clone(),
-                    },
-                    correlation_id: correlation_id.clone(),
-                    created_time: now.clone(),
-                })?;
-            }
-            token.last_modified_time.clone_from(&now);
-            tx.put_token(&token)?;
-            // The original-death policy, for the tokens made from this one.
-            let followup = match plan.transition {
-                Some(change) => super::lineage::on_state_change(
-                    tx,
-                    &token,
-                    change,
-                    policy,
-                    &correlation_id,
-                    &now,
-                )?,
-                None => DeathFollowup::default(),
-            };
-
-            // Link to the enrolment: the one of this call, else the one that created the token.
-            if enrollment.is_none() {
-                if let Some(origin) = &token.correlation_id {
-                    enrollment = tx.enrollment(origin)?;
-                }
-            }
-            if let Some(mut enrollment) = enrollment {
-                Enrollment::push_bounded(
-                    &mut enrollment.notifications,
-                    NotificationRef {
-                        virtual_card_id: vcid.clone(),
-                        action: action.as_str().to_owned(),
-                        outcome: Some(plan.outcome.as_str().to_owned()),
-                        error_code: request.error_code,
-                        created_time: now.clone(),
-                    },
-                );
-                if !enrollment.virtual_card_ids.contains(&vcid) {
-                    Enrollment::push_bounded(&mut enrollment.virtual_card_ids, vcid.clone());
-                }
-                enrollment.last_modified_time.clone_from(&now);
-                tx.put_enrollment(&enrollment)?;
-            }
-            Ok((plan.outcome, followup))
-        })
+        .write(move |tx| apply(tx, &change))
         .await
         .map_err(|e| match e {
-            crate::store::StoreError::Aborted(reason) if reason == TOKEN_OF_ANOTHER_CARD => {
+            StoreError::Aborted(reason) if reason == TOKEN_OF_ANOTHER_CARD => {
                 Refusal::UnknownVirtualCard
             }
             other => Refusal::from(other),
         })?;
-    super::lineage::count_flagged(&followup);
+    lineage::count_flagged(&followup);
     tracing::info!(
         outcome = outcome.as_str(),
         flagged_descendants = followup.flagged.len(),
@@ -357,4 +126,278 @@ pub async fn notify(
         outcome,
         lineage: followup,
     })
+}
+
+/// The abort reason of a notification naming a known token under another card.
+const TOKEN_OF_ANOTHER_CARD: &str = "the token belongs to another card";
+
+/// Contract §3.4 (resolved): a known `virtualCardId` under another card's `issuerCardRefId` is
+/// refused (119) and changes nothing, except `UPDATE`, which re-links the token (card replacement).
+fn names_another_cards_token(existing: Option<&TokenRecord>, input: &NotificationInput) -> bool {
+    existing.is_some_and(|t| t.issuer_card_ref_id != input.card_ref.as_str())
+        && input.action != LifecycleAction::Update
+}
+
+/// The token's own number, fingerprinted and masked; the number itself is not kept.
+fn token_number_info(svc: &Services, number: Option<&Secret>) -> Option<TokenNumberInfo> {
+    let token = Pan::parse_token(number?.expose()).ok()?;
+    Some(TokenNumberInfo {
+        token_fingerprint: svc
+            .fingerprints
+            .fingerprint("token", token.expose().as_bytes()),
+        token_masked: token.masked(),
+        token_last4: token.last4().to_owned(),
+    })
+}
+
+fn apply(tx: &dyn Tx, change: &Change) -> Result<(NotificationOutcome, DeathFollowup), TxError> {
+    let now = now_rfc3339();
+    if tx.mark_seen(&change.dedupe, &now)? {
+        return Ok((NotificationOutcome::Duplicate, DeathFollowup::default()));
+    }
+    let input = &change.input;
+    let existing = tx.token(input.virtual_card_id.as_str())?;
+    if names_another_cards_token(existing.as_ref(), input) {
+        // Rolls back the `mark_seen` above: a refused message changes nothing.
+        return Err(TxError::abort(TOKEN_OF_ANOTHER_CARD));
+    }
+    // A lifecycle notification carries its own correlation id; the enrolment it belongs to is
+    // found through the token when the message is not part of one.
+    let enrollment = tx.enrollment(&change.correlation_id)?;
+    let (initial, summary) = initial_state(tx, enrollment.as_ref())?;
+    let plan = plan_notification(
+        existing.as_ref().map(|t| t.state),
+        &input.action,
+        input.error_code.is_some(),
+        existing
+            .as_ref()
+            .is_some_and(|t| t.activated_time.is_some()),
+        initial,
+    );
+    let is_new = existing.is_none();
+    let mut token = existing
+        .unwrap_or_else(|| new_token(change, enrollment.as_ref(), initial, summary.clone(), &now));
+    update_token(&mut token, change, &plan, summary, &now);
+    if is_new {
+        lineage::link_at_creation(tx, &mut token)?;
+    }
+    // An answer to one of our own updateCardState / updateCard calls: confirm it and record the
+    // transition as the staff action it is (channel API, staff reason).
+    let issuer_operation = match_issuer_operation(
+        tx,
+        &change.correlation_id,
+        input.virtual_card_id.as_str(),
+        input.card_ref.as_str(),
+        &input.action,
+        input.error_code,
+        plan.outcome,
+        &now,
+    )?;
+    if let Some((from, to)) = plan.transition {
+        record_transition(tx, &mut token, change, (from, to), issuer_operation, &now)?;
+    }
+    token.last_modified_time.clone_from(&now);
+    tx.put_token(&token)?;
+    // The original-death policy, for the tokens made from this one.
+    let followup = match plan.transition {
+        Some(entered) => lineage::on_state_change(
+            tx,
+            &token,
+            entered,
+            change.policy,
+            &change.correlation_id,
+            &now,
+        )?,
+        None => DeathFollowup::default(),
+    };
+    link_enrollment(tx, enrollment, &token, change, plan.outcome, &now)?;
+    Ok((plan.outcome, followup))
+}
+
+/// A token first heard of through this notification.
+fn new_token(
+    change: &Change,
+    enrollment: Option<&Enrollment>,
+    initial: TokenState,
+    summary: Option<DecisionSummary>,
+    now: &str,
+) -> TokenRecord {
+    TokenRecord {
+        virtual_card_id: change.input.virtual_card_id.to_string(),
+        issuer_card_ref_id: change.input.card_ref.to_string(),
+        state: initial,
+        wallet_provider_id: None,
+        token_requestor: None,
+        capture_method: enrollment.and_then(|e| e.capture_method.clone()),
+        token_storage_id: None,
+        wallet_card_ref_id: None,
+        wallet_virtual_card_id: None,
+        is_primary: None,
+        device_binding_reference: None,
+        token_number: None,
+        token_reference_id: None,
+        correlation_id: enrollment.map(|e| e.correlation_id.clone()),
+        decision: summary,
+        original_token: enrollment.and_then(|e| e.original_token.clone()),
+        original_virtual_card_id: None,
+        original_death: None,
+        last_error: None,
+        activated_time: None,
+        created_time: now.to_owned(),
+        last_modified_time: now.to_owned(),
+    }
+}
+
+/// What the notification tells about the token, except its state. A terminal or stale message
+/// changes none of the wallet attributes.
+fn update_token(
+    token: &mut TokenRecord,
+    change: &Change,
+    plan: &StatePlan,
+    summary: Option<DecisionSummary>,
+    now: &str,
+) {
+    let input = &change.input;
+    if token.issuer_card_ref_id != input.card_ref.as_str() {
+        // updateCard with a new issuerCardRefId moves the token to the new card (any other action
+        // naming another card's token was refused).
+        token.issuer_card_ref_id = input.card_ref.to_string();
+    }
+    let terminal_or_stale = matches!(
+        plan.outcome,
+        NotificationOutcome::TerminalIgnored | NotificationOutcome::StaleIgnored
+    );
+    if !terminal_or_stale {
+        update_wallet_attributes(token, change);
+    }
+    OriginalToken::merge_into(&mut token.original_token, change.original.as_ref());
+    if token.decision.is_none() {
+        token.decision = summary;
+    }
+    if let Some(code) = input.error_code {
+        token.last_error = Some(TokenError {
+            error_code: code,
+            action: input.action.as_str().to_owned(),
+            correlation_id: change.correlation_id.clone(),
+            created_time: now.to_owned(),
+        });
+    }
+}
+
+/// Each attribute the notification carries replaces the recorded one.
+fn update_wallet_attributes(token: &mut TokenRecord, change: &Change) {
+    fn set(slot: &mut Option<String>, value: Option<&impl ToString>) {
+        if let Some(value) = value {
+            *slot = Some(value.to_string());
+        }
+    }
+    let (input, wallet) = (&change.input, &change.input.wallet);
+    set(
+        &mut token.wallet_provider_id,
+        Some(&input.wallet_provider_id),
+    );
+    set(
+        &mut token.token_storage_id,
+        wallet.token_storage_id.as_ref(),
+    );
+    set(
+        &mut token.wallet_card_ref_id,
+        wallet.wallet_card_ref_id.as_ref(),
+    );
+    set(
+        &mut token.wallet_virtual_card_id,
+        wallet.wallet_virtual_card_id.as_ref(),
+    );
+    set(
+        &mut token.device_binding_reference,
+        wallet.device_binding_reference.as_ref(),
+    );
+    if wallet.is_primary.is_some() {
+        token.is_primary = wallet.is_primary;
+    }
+    if change.token_number.is_some() {
+        token.token_number.clone_from(&change.token_number);
+    }
+    if input.token_reference_id.is_some() {
+        token
+            .token_reference_id
+            .clone_from(&input.token_reference_id);
+    }
+    if input.token_requestor.is_some() {
+        token.token_requestor.clone_from(&input.token_requestor);
+    }
+}
+
+/// Moves the token to its new state and appends the transition; a confirmation of our own
+/// operation carries the staff member's reason and the `API` channel.
+fn record_transition(
+    tx: &dyn Tx,
+    token: &mut TokenRecord,
+    change: &Change,
+    (from, to): (Option<TokenState>, TokenState),
+    issuer_operation: Option<IssuerOperationMatch>,
+    now: &str,
+) -> Result<(), TxError> {
+    let input = &change.input;
+    token.state = to;
+    if to == TokenState::Active && token.activated_time.is_none() {
+        token.activated_time = Some(now.to_owned());
+    }
+    let (channel, reason_code, reason) = match issuer_operation {
+        Some(m) => (
+            CHANNEL_API,
+            m.reason_code,
+            m.reason.or_else(|| input.reason.clone()),
+        ),
+        None => (CHANNEL_TSP, input.reason_code.clone(), input.reason.clone()),
+    };
+    tx.append_transition(&Transition {
+        virtual_card_id: input.virtual_card_id.to_string(),
+        from_state: from,
+        state: to,
+        transition_type: transition_type(from, to).to_owned(),
+        action: input.action.as_str().to_owned(),
+        channel: channel.to_owned(),
+        source: input.source.clone().map(|s| s.to_ascii_uppercase()),
+        reason_code,
+        reason,
+        correlation_id: change.correlation_id.clone(),
+        created_time: now.to_owned(),
+    })
+}
+
+/// Links the notification to the enrolment: the one of this call, else the one that created the
+/// token.
+fn link_enrollment(
+    tx: &dyn Tx,
+    enrollment: Option<Enrollment>,
+    token: &TokenRecord,
+    change: &Change,
+    outcome: NotificationOutcome,
+    now: &str,
+) -> Result<(), TxError> {
+    let enrollment = match (enrollment, &token.correlation_id) {
+        (Some(enrollment), _) => Some(enrollment),
+        (None, Some(origin)) => tx.enrollment(origin)?,
+        (None, None) => None,
+    };
+    let Some(mut enrollment) = enrollment else {
+        return Ok(());
+    };
+    let vcid = change.input.virtual_card_id.to_string();
+    Enrollment::push_bounded(
+        &mut enrollment.notifications,
+        NotificationRef {
+            virtual_card_id: vcid.clone(),
+            action: change.input.action.as_str().to_owned(),
+            outcome: Some(outcome.as_str().to_owned()),
+            error_code: change.input.error_code,
+            created_time: now.to_owned(),
+        },
+    );
+    if !enrollment.virtual_card_ids.contains(&vcid) {
+        Enrollment::push_bounded(&mut enrollment.virtual_card_ids, vcid);
+    }
+    enrollment.last_modified_time = now.to_owned();
+    tx.put_enrollment(&enrollment)
 }

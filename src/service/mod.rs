@@ -1,6 +1,8 @@
-//! Use cases behind the callbacks and the staff API. Each function takes already-parsed wire types,
-//! applies domain logic and the rules, writes through the [`Store`], and returns either a response
-//! value or a [`Refusal`] that the HTTP layer turns into the contract's error shape.
+//! Use cases behind the callbacks and the staff API. Each callback's use case takes its validated
+//! domain input (`domain::callbacks`, built from the wire type by the contract layer), reads as a
+//! list of named steps (open card data → find the card → evaluate → record → answer), writes
+//! through the [`Store`], and returns a domain answer or a [`Refusal`] that the HTTP layer turns
+//! into the contract's error shape. Nothing here sees a wire type or raw JSON.
 
 pub mod audit;
 pub mod card_data;
@@ -88,83 +90,20 @@ impl Services {
     }
 }
 
-/// Checks an identifier field: present when required, 1..=max characters, printable (no control
-/// characters: ids become store keys and log fields).
-pub(crate) fn check_id<'a>(
-    field: &str,
-    value: Option<&'a str>,
-    max_len: usize,
-    required: bool,
-) -> Result<Option<&'a str>, Refusal> {
-    let value = value.map(str::trim).filter(|v| !v.is_empty());
-    match value {
-        None if required => Err(Refusal::InvalidParameter(format!("{field} is required"))),
-        None => Ok(None),
-        Some(v) if v.chars().count() > max_len => Err(Refusal::InvalidParameter(format!(
-            "{field} must be at most {max_len} characters"
-        ))),
-        Some(v) if v.chars().any(char::is_control) => Err(Refusal::InvalidParameter(format!(
-            "{field} contains control characters"
-        ))),
-        Some(v) => Ok(Some(v)),
-    }
-}
-
-/// Checks the original-token attributes (contract §4) and refuses malformed ones, naming the field
-/// and never the value: the token number must be 12 to 19 digits; identifiers are printable and
-/// bounded (tolerantly: the contract's 11-digit requestor id and 32-character reference id are
-/// accepted up to 32 and 64 characters, since they are only compared).
-pub(crate) fn check_original_token(
-    wire: &crate::contract::original_token::OriginalTokenWire,
-) -> Result<(), Refusal> {
-    if let Some(field) = wire.wrong_type.first() {
-        return Err(Refusal::InvalidParameter(format!(
-            "{field} must be a string"
-        )));
-    }
-    if let Some(token) = &wire.token {
-        if crate::domain::Pan::parse_token(token.expose()).is_err() {
-            return Err(Refusal::InvalidParameter(
-                "originalToken must be 12 to 19 digits".to_owned(),
-            ));
-        }
-    }
-    check_id(
-        "originalTokenRequestorId",
-        wire.requestor_id.as_deref(),
-        32,
-        false,
-    )?;
-    check_id(
-        "originalTokenReferenceID",
-        wire.reference_id.as_deref(),
-        64,
-        false,
-    )?;
-    check_id(
-        "originalTokenAssuranceLevel",
-        wire.assurance_level.as_deref(),
-        32,
-        false,
-    )?;
-    Ok(())
-}
-
-/// Checks ([`check_original_token`]), fingerprints and masks an original token (token-for-token)
-/// for storage. `Ok(None)` when the request carries no original-token attribute.
+/// Fingerprints and masks an original token (token-for-token) for storage; its attributes were
+/// checked at the edge (`contract::original_token::claim`). `None` without any attribute.
 pub(crate) fn original_token_record(
     fingerprints: &Fingerprinter,
-    wire: &crate::contract::original_token::OriginalTokenWire,
-) -> Result<Option<crate::domain::OriginalToken>, Refusal> {
-    check_original_token(wire)?;
+    wire: &crate::domain::callbacks::OriginalTokenClaim,
+) -> Option<crate::domain::OriginalToken> {
     if wire.is_empty() {
-        return Ok(None);
+        return None;
     }
     let token = wire
         .token
         .as_ref()
         .and_then(|t| crate::domain::Pan::parse_token(t.expose()).ok());
-    Ok(Some(crate::domain::OriginalToken {
+    Some(crate::domain::OriginalToken {
         token_fingerprint: token
             .as_ref()
             .map(|t| fingerprints.fingerprint("token", t.expose().as_bytes())),
@@ -173,5 +112,5 @@ pub(crate) fn original_token_record(
         token_requestor_id: wire.requestor_id.clone(),
         token_reference_id: wire.reference_id.clone(),
         assurance_level: wire.assurance_level.clone(),
-    }))
+    })
 }

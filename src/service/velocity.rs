@@ -3,8 +3,6 @@
 //! and eligibility refusals per BIN. Keys and distinct values are keyed fingerprints or card
 //! references, never card data. Windows come from the rules file's `[velocity]` table.
 
-use crate::contract::digitization::RequestDigitizationRequest;
-use crate::contract::tolerant::{get_ci, value_as_string};
 use crate::crypto::Fingerprinter;
 use crate::rules::{Facts, VelocityWindows};
 use crate::store::counters::{self, MemberId, Series};
@@ -27,22 +25,15 @@ pub fn bin_refusals(bin: &str) -> Series {
     Series::shared("bin-refusals", bin)
 }
 
-/// A device identity from `deviceInformation`: deviceId, else serialNumber, else IMEI.
-fn device_id(request: &RequestDigitizationRequest) -> Option<String> {
-    let device = request.device_information.as_ref()?;
-    ["deviceId", "serialNumber", "imei"]
-        .iter()
-        .find_map(|k| get_ci(device, k).and_then(value_as_string))
-        .map(|s| s.trim().to_owned())
-        .filter(|s| !s.is_empty())
-}
-
+/// The series of one attempt: the card, the device (a keyed fingerprint of its identity, never
+/// the identity itself) and the token requestor.
 pub fn attempt_keys(
     fingerprints: &Fingerprinter,
-    request: &RequestDigitizationRequest,
+    device_id: Option<&str>,
+    requestor_id: Option<&str>,
     card_ref: &str,
 ) -> AttemptKeys {
-    let device = device_id(request).map(|d| {
+    let device = device_id.map(|d| {
         let fp = fingerprints.fingerprint("device", d.as_bytes());
         let fp = &fp[..32];
         (
@@ -53,11 +44,7 @@ pub fn attempt_keys(
     AttemptKeys {
         card: Series::single("card", card_ref),
         device,
-        requestor: request
-            .token_requestor
-            .as_ref()
-            .and_then(|r| r.id.as_ref())
-            .map(|id| Series::shared("requestor", id.trim())),
+        requestor: requestor_id.map(|id| Series::shared("requestor", id.trim())),
         card_ref: card_ref.to_owned(),
         card_member: MemberId::of(card_ref),
     }
