@@ -338,6 +338,22 @@ fn tokens_are_found_by_their_own_reference_number_and_lineage_parent_inside_and_
     assert_eq!(reader.token_ids_by_reference("NEW-REF").unwrap(), ["DEV"]);
     let orphans = reader.orphans(all_page()).unwrap();
     assert_eq!(orphans.data[0].virtual_card_id, "COF");
+    // Listed while it is not deleted itself (`domain::lineage::is_listed_orphan`); the flag stays
+    // on the record as history.
+    let mut deleted = cof.clone();
+    deleted.state = TokenState::Deleted;
+    store
+        .transact_blocking(|tx| tx.put_token(&deleted))
+        .unwrap();
+    assert_eq!(reader.orphans(all_page()).unwrap().count, 0);
+    assert!(reader
+        .token("COF")
+        .unwrap()
+        .unwrap()
+        .original_death
+        .is_some());
+    store.transact_blocking(|tx| tx.put_token(&cof)).unwrap();
+    assert_eq!(reader.orphans(all_page()).unwrap().count, 1);
     cof.original_death = None;
     store.transact_blocking(|tx| tx.put_token(&cof)).unwrap();
     assert_eq!(reader.orphans(all_page()).unwrap().count, 0);
