@@ -14,6 +14,7 @@ pub const DEV_EVENTS_SECRET: &str =
     "6465762d6f6e6c792d6576656e74732d7369676e696e672d6b65792d6e6f742d736563726574";
 
 #[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(super) struct RawEvents {
     #[serde(default)]
     webhook_url: String,

@@ -114,9 +114,13 @@ pub fn load(options: LoadOptions) -> Result<Settings, ConfigError> {
     let merged = builder
         .build()
         .map_err(|e| ConfigError::new("config", e.to_string()))?;
-    let raw: RawSettings = merged
-        .try_deserialize()
-        .map_err(|e| ConfigError::new("config", e.to_string()))?;
+    let raw: RawSettings = merged.try_deserialize().map_err(|e| {
+        let message = e.to_string();
+        match explain_unknown_key(&message) {
+            Some((key, text)) => ConfigError::new(&key, text),
+            None => ConfigError::new("config", message),
+        }
+    })?;
     let base_dir = config_dir
         .parent()
         .map(Path::to_path_buf)
@@ -127,4 +131,64 @@ pub fn load(options: LoadOptions) -> Result<Settings, ConfigError> {
         base_dir
     };
     raw.validate(&environment, &base_dir)
+}
+
+/// Turns serde's "unknown field `bimd`, expected one of `bind`, `prefix`" (from a raw struct with
+/// `deny_unknown_fields`) into a message naming the key and the closest known one. Other errors
+/// pass through unchanged.
+fn explain_unknown_key(message: &str) -> Option<(String, String)> {
+    let rest = message.split("unknown field `").nth(1)?;
+    let (field, rest) = rest.split_once('`')?;
+    let expected: Vec<&str> = rest
+        .split("for key")
+        .next()
+        .unwrap_or(rest)
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .collect();
+    let section = message
+        .split("for key `")
+        .nth(1)
+        .and_then(|s| s.split('`').next())
+        .filter(|s| !s.is_empty());
+    let key = match section {
+        Some(section) => format!("{section}.{field}"),
+        None => field.to_owned(),
+    };
+    let suggestion = expected
+        .iter()
+        .map(|candidate| (edit_distance(field, candidate), *candidate))
+        .filter(|(distance, _)| *distance <= 3)
+        .min();
+    let text = match suggestion {
+        Some((_, candidate)) => {
+            let known = match section {
+                Some(section) => format!("{section}.{candidate}"),
+                None => candidate.to_owned(),
+            };
+            format!("unknown configuration key (did you mean {known}?)")
+        }
+        None if expected.is_empty() => "unknown configuration key".to_owned(),
+        None => format!(
+            "unknown configuration key (known here: {})",
+            expected.join(", ")
+        ),
+    };
+    Some((key, text))
+}
+
+/// Levenshtein distance over characters (keys are short).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut current = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = previous[j] + usize::from(ca != *cb);
+            current[j + 1] = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
+        }
+        previous = current;
+    }
+    previous[b.len()]
 }

@@ -37,6 +37,7 @@ pub const DEV_SECRETS: &[(&str, &str)] = &[
 ];
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(super) struct RawSettings {
     server: RawServer,
     store: RawStore,
@@ -59,6 +60,7 @@ pub(super) struct RawSettings {
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawServer {
     bind: String,
     #[serde(default = "default_prefix")]
@@ -86,6 +88,7 @@ fn default_max_body() -> usize {
 }
 
 #[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawTls {
     #[serde(default)]
     cert: Option<String>,
@@ -104,6 +107,7 @@ fn default_tls_handshake_timeout() -> u64 {
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawStore {
     path: String,
     /// sled's page cache, MiB (absent: [`DEFAULT_STORE_CACHE_MB`]).
@@ -116,11 +120,13 @@ struct RawStore {
 pub const DEFAULT_STORE_CACHE_MB: u64 = 32;
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawIssuer {
     id: String,
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawCrypto {
     key_dir: String,
     #[serde(default)]
@@ -132,6 +138,7 @@ struct RawCrypto {
 }
 
 #[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawCards {
     #[serde(default)]
     seed_file: Option<String>,
@@ -140,12 +147,14 @@ struct RawCards {
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawProduct {
     prefix: String,
     product_id: String,
 }
 
 #[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawStaff {
     #[serde(default)]
     bootstrap_token: Option<String>,
@@ -163,6 +172,7 @@ enum RawStaffTokens {
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawStaffToken {
     #[serde(default)]
     name: String,
@@ -173,6 +183,7 @@ struct RawStaffToken {
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawRules {
     file: String,
     /// Optional second rules file evaluated beside the live one, never answered to TSH.
@@ -183,6 +194,7 @@ struct RawRules {
 }
 
 #[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawStandin {
     /// Suspend (through TSH's updateCardState) a token the network approved but our rules refuse.
     #[serde(default)]
@@ -190,6 +202,7 @@ struct RawStandin {
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawOtp {
     #[serde(default)]
     webhook_url: String,
@@ -212,6 +225,7 @@ fn default_rate_window() -> u64 {
 }
 
 #[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawTsh {
     #[serde(default)]
     base_url: String,
@@ -231,6 +245,7 @@ struct RawTsh {
 }
 
 #[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawLog {
     #[serde(default)]
     format: Option<String>,

@@ -274,3 +274,17 @@ fn bad_staff_tokens_and_tsh_keys_are_refused_by_name() {
         "tsh.timeout_ms"
     );
 }
+
+/// Regression (issue 13, defect 9): a misspelt key passed silently ("configuration is valid").
+#[test]
+fn unknown_keys_are_refused_naming_them_with_a_suggestion() {
+    let err = refusal("local", &[("server.bimd", "127.0.0.1:9")]);
+    assert_eq!(err.key, "server.bimd", "{err}");
+    assert!(err.message.contains("did you mean server.bind"), "{err}");
+    let err = refusal("local", &[("sevrer.bind", "127.0.0.1:9")]);
+    assert_eq!(err.key, "sevrer", "{err}");
+    assert!(err.message.contains("did you mean server"), "{err}");
+    let err = refusal("local", &[("server.tls.cret", "x.pem")]);
+    assert!(err.key.ends_with("cret"), "{err}");
+    assert!(err.message.contains("cert"), "{err}");
+}

@@ -100,6 +100,22 @@ fn clean_optional(raw: &Option<String>) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// The status of an incoming card: absent means ACTIVE; anything but the statuses we act on is
+/// refused (a typo such as `ACTVE` would otherwise be stored as an unknown, never-active status).
+/// Stored records stay tolerant ([`CardStatus::Other`]); only input is strict.
+fn card_status(raw: Option<&str>) -> Result<CardStatus, CardInputError> {
+    let Some(raw) = raw.map(str::trim).filter(|s| !s.is_empty()) else {
+        return Ok(CardStatus::Active);
+    };
+    match CardStatus::from(raw.to_owned()) {
+        CardStatus::Other(_) => Err(field_error(
+            "status",
+            "must be one of ACTIVE, SUSPENDED, CLOSED, LOST, STOLEN",
+        )),
+        known => Ok(known),
+    }
+}
+
 /// Validates a card input into a record (not yet stored).
 pub fn build_record(
     input: &CardInput,
@@ -107,7 +123,7 @@ pub fn build_record(
 ) -> Result<CardRecord, CardInputError> {
     let pan = Pan::parse(input.pan.expose()).map_err(|e| field_error("pan", e.to_string()))?;
     let exp = Expiry::parse_mmyy(&input.exp).map_err(|e| field_error("exp", e.to_string()))?;
-    let status = CardStatus::from(input.status.clone().unwrap_or_else(|| "ACTIVE".to_owned()));
+    let status = card_status(input.status.as_deref())?;
     let phone = clean_optional(&input.phone);
     if let Some(phone) = &phone {
         let digits = phone.strip_prefix('+').unwrap_or("");
@@ -286,4 +302,25 @@ pub fn import_file(
     }
     store.flush_blocking()?;
     Ok(report)
+}
+
+#[cfg(test)]
+mod status_tests {
+    use super::card_status;
+    use crate::domain::CardStatus;
+
+    /// Regression (issue 13, defect 9): `"status": "ACTVE"` and control characters were accepted.
+    #[test]
+    fn card_input_refuses_unknown_statuses_and_control_characters() {
+        assert_eq!(card_status(None).unwrap(), CardStatus::Active);
+        assert_eq!(
+            card_status(Some("suspended")).unwrap(),
+            CardStatus::Suspended
+        );
+        for bad in ["ACTVE", "ACTIVE\u{0}", "ACT\nIVE", "frozen"] {
+            let err = card_status(Some(bad)).unwrap_err();
+            assert_eq!(err.field, "status", "case {bad:?}");
+            assert!(!err.message.contains(bad), "case {bad:?}");
+        }
+    }
 }

@@ -81,3 +81,43 @@ fn cards_import_is_idempotent_and_refuses_a_bad_file_whole() {
     );
     assert!(!stderr.contains("4111111111111112"), "{stderr}");
 }
+
+/// Regression (issue 13, defect 9): typos in keys passed as "configuration is valid", and
+/// `config check | head` panicked on the closed pipe while printing a Rust `Debug` struct.
+#[test]
+fn config_check_refuses_unknown_keys_and_prints_a_readable_summary() {
+    let (code, _, stderr) = run(
+        &["config", "check"],
+        &[("TSH_ISSUER__SERVER__BIMD", "127.0.0.1:9")],
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("server.bimd"), "{stderr}");
+    assert!(stderr.contains("did you mean server.bind"), "{stderr}");
+
+    let (code, stdout, stderr) = run(&["config", "check"], &[]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("[server]\nbind = "), "{stdout}");
+    assert!(!stdout.contains("Settings {"), "{stdout}");
+    assert!(!stdout.contains("dev-operator-token"), "{stdout}");
+    toml::from_str::<toml::Value>(
+        stdout
+            .trim_end()
+            .trim_end_matches("ok: configuration is valid"),
+    )
+    .expect("the summary is TOML");
+
+    // A reader that stops early: no panic, no error exit.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tsh-issuer"))
+        .args(["config", "check"])
+        .current_dir(repo_root())
+        .env_remove("TSH_ISSUER_ENV")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(output.status.success(), "{stderr}");
+}
