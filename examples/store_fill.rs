@@ -150,6 +150,11 @@ fn decision_template(rules: &std::path::Path) -> Result<DecisionSummary, String>
     })
 }
 
+/// The length of a record in the sled backend's encoding (JSON).
+fn json_len<T: serde::Serialize>(value: &T) -> usize {
+    serde_json::to_vec(value).map_or(0, |v| v.len())
+}
+
 fn main() {
     if let Err(e) = run() {
         eprintln!("store_fill: {e}");
@@ -191,10 +196,16 @@ fn run() -> Result<(), String> {
         std::fs::write(path, ids.join("\n")).map_err(|e| e.to_string())?;
     }
     let secs = started.elapsed().as_secs_f64();
+    // The encoded size of one record of each kind, for the bytes-per-token estimate.
+    let sample_card = card(0);
+    let sample_token = token(0, &sample_card, &decision);
     println!(
-        "filled tokens={} cards={} secs={secs:.1}",
+        "filled tokens={} cards={} secs={secs:.1} token_bytes={} card_bytes={} transition_bytes={}",
         args.tokens,
-        args.tokens.div_ceil(2)
+        args.tokens.div_ceil(2),
+        json_len(&sample_token),
+        json_len(&sample_card),
+        json_len(&transition(&sample_token)),
     );
     Ok(())
 }

@@ -205,7 +205,7 @@ stop "$ISSUER_PID"; ISSUER_PID=""
 if [ "$FILL_TOKENS" -gt 0 ]; then
   echo "bench: filling a store with $FILL_TOKENS tokens..." >&2
   FILL_OUT=$("$FILL" --store "$WORK/big" --tokens "$FILL_TOKENS" --sample "$WORK/vcids.txt")
-  FILL_SECS=$(field " $FILL_OUT" secs)
+  FILL_SECS=$(field " $FILL_OUT" secs); TOKEN_JSON=$(field " $FILL_OUT" token_bytes)
   BIG_BYTES=$(store_bytes "$WORK/big")
   start_issuer "$WORK/big"
   LOOKUP=$(python3 - "$ISSUER_PORT" "$WORK/vcids.txt" "$LOOKUPS" "$STAFF_TOKEN" <<'PY'
@@ -245,7 +245,7 @@ N_RATIO=$(calc "$N_ACH / ($N_FLUSH_RATE > 0 ? $N_FLUSH_RATE : 1)" 1)
 echo "notifications: saturation ${N_SAT}/s (achieved ${N_ACH}/s); service CPU ${N_CPU} us/notification; ${N_FLUSH_RATE} flushes/s = ${N_BATCH} writes per flush; requests/flushes ${N_RATIO}; fdatasync ceiling ${FSYNC_RATE}/s"
 if [ "$FILL_TOKENS" -gt 0 ]; then
   PER_TOKEN=$(calc "$BIG_BYTES / $FILL_TOKENS" 0)
-  echo "filled store: ${FILL_TOKENS} tokens in ${FILL_SECS}s; $(calc "$BIG_BYTES / 1048576" 0) MiB on disk = ${PER_TOKEN} bytes/token; start to ready ${BIG_READY}s; resident $(calc "$RSS_KB / 1024" 0) MiB after ${LOOKUPS} lookups; lookup ${LOOKUP}"
+  echo "filled store: ${FILL_TOKENS} tokens in ${FILL_SECS}s; $(calc "$BIG_BYTES / 1048576" 0) MiB on disk = ${PER_TOKEN} bytes/token (token record ${TOKEN_JSON} B of JSON); start to ready ${BIG_READY}s; resident $(calc "$RSS_KB / 1024" 0) MiB after ${LOOKUPS} lookups; lookup ${LOOKUP}"
 fi
 echo
 echo "targets (issue 15):"
