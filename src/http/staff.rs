@@ -424,23 +424,12 @@ async fn get_enrollment(
         return *r;
     }
     let correlation_id = path.into_inner();
-    let result = svc
-        .store
-        .read(move |r| {
-            let Some(enrollment) = r.enrollment(&correlation_id)? else {
-                return Ok(None);
-            };
-            let mut decisions = Vec::with_capacity(enrollment.decision_ids.len());
-            for id in &enrollment.decision_ids {
-                if let Some(d) = r.decision(id)? {
-                    decisions.push(d);
-                }
-            }
-            Ok(Some(EnrollmentView::of(&enrollment, &decisions)))
-        })
-        .await;
+    let result =
+        crate::service::staff_queries::enrollment_with_decisions(&svc.store, &correlation_id).await;
     match result {
-        Ok(Some(view)) => HttpResponse::Ok().json(view),
+        Ok(Some((enrollment, decisions))) => {
+            HttpResponse::Ok().json(EnrollmentView::of(&enrollment, &decisions))
+        }
         Ok(None) => not_found("enrollment"),
         Err(e) => internal(e),
     }

@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 use super::error::staff_error;
 use super::staff::{authorize, authorize_write, authorized_page, internal, PageQuery, Role};
 use super::staff_views::DecisionView;
-use crate::domain::{AuditOutcome, DecidedBy};
-use crate::service::audit::{self, AuditDraft};
+use crate::domain::DecidedBy;
+use crate::service::rules_admin::{self, ReloadError};
 use crate::service::Services;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -46,36 +46,12 @@ async fn reload(req: HttpRequest, svc: web::Data<Services>) -> HttpResponse {
         Ok(actor) => actor,
         Err(r) => return r,
     };
-    let svc2 = svc.clone();
-    let result = web::block(move || svc2.rules.reload()).await;
-    let (outcome, detail) = match &result {
-        Ok(Ok(status)) => (
-            AuditOutcome::Succeeded,
-            format!("live version {}", status.live_version),
-        ),
-        Ok(Err(e)) => (AuditOutcome::Failed, format!("refused: {e}")),
-        Err(_) => (AuditOutcome::Failed, "reload did not complete".to_owned()),
-    };
-    let http_status = if matches!(outcome, AuditOutcome::Succeeded) {
-        200
-    } else {
-        422
-    };
-    audit::record_or_log(
-        &svc.store,
-        AuditDraft::new(&actor, "rules.reload", "rules", outcome, http_status).detail(detail),
-    )
-    .await;
-    match result {
-        Ok(Ok(status)) => {
-            tracing::info!(version = %status.live_version, "rules reloaded by staff");
-            HttpResponse::Ok().json(status)
-        }
-        Ok(Err(e)) => {
-            tracing::warn!(error = %e, "rules reload refused; previous rules stay in force");
+    match rules_admin::reload(svc.into_inner(), &actor, None).await {
+        Ok(status) => HttpResponse::Ok().json(status),
+        Err(ReloadError::Invalid(e)) => {
             staff_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_rules", e)
         }
-        Err(_) => staff_error(
+        Err(ReloadError::Interrupted) => staff_error(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal_error",
             "reload did not complete",
@@ -112,42 +88,23 @@ async fn shadow_report(
         .shadow
         .as_ref()
         .map(|s| s.version().to_owned());
-    let result = svc
-        .store
-        .read(move |r| {
-            let (mut evaluated, mut agreements) = (0, 0);
-            let mut by_outcome = BTreeMap::new();
-            r.for_each_decision(|d| {
-                if let Some(shadow) = &d.shadow {
-                    evaluated += 1;
-                    if shadow.agrees {
-                        agreements += 1;
-                    }
-                    let key = format!(
-                        "{}→{}",
-                        d.level_of_trust.as_str(),
-                        shadow.level_of_trust.as_str()
-                    );
-                    *by_outcome.entry(key).or_insert(0) += 1;
-                }
-            })?;
-            let disagreeing =
-                r.decisions_where(page, |d| d.shadow.as_ref().is_some_and(|s| !s.agrees))?;
-            Ok((evaluated, agreements, by_outcome, disagreeing))
-        })
-        .await;
-    match result {
-        Ok((evaluated, agreements, by_outcome, page)) => HttpResponse::Ok().json(ShadowReport {
+    match crate::service::staff_queries::shadow_agreement(&svc.store, page).await {
+        Ok(agreement) => HttpResponse::Ok().json(ShadowReport {
             shadow_version,
-            evaluated,
-            agreements,
-            disagreements: evaluated - agreements,
-            by_outcome,
-            count: page.count,
-            start_index: page.start_index,
-            end_index: page.end_index,
-            is_more: page.is_more,
-            data: page.data.iter().map(DecisionView::from).collect(),
+            evaluated: agreement.evaluated,
+            agreements: agreement.agreements,
+            disagreements: agreement.disagreements(),
+            by_outcome: agreement.by_outcome,
+            count: agreement.disagreeing.count,
+            start_index: agreement.disagreeing.start_index,
+            end_index: agreement.disagreeing.end_index,
+            is_more: agreement.disagreeing.is_more,
+            data: agreement
+                .disagreeing
+                .data
+                .iter()
+                .map(DecisionView::from)
+                .collect(),
         }),
         Err(e) => internal(e),
     }

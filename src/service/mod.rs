@@ -14,8 +14,11 @@ pub mod idv;
 pub mod lifecycle;
 pub mod lineage;
 pub mod otp;
+pub mod rules_admin;
 pub mod rules_state;
+pub mod search;
 pub mod staff_actions;
+pub mod staff_queries;
 pub mod standin;
 pub mod velocity;
 

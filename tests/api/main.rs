@@ -6,6 +6,8 @@ mod helpers;
 mod bad_input;
 mod card_data_hygiene;
 mod cli;
+mod console;
+mod console_pages;
 mod digitization;
 mod durability;
 mod eligibility;
