@@ -35,6 +35,7 @@ fn head(title: &str) -> Markup {
             meta name="referrer" content="no-referrer";
             title { (title) " · tsh-issuer console" }
             link rel="stylesheet" href="/console/static/console.css";
+            link rel="icon" type="image/svg+xml" href="/console/static/favicon.svg";
         }
     }
 }

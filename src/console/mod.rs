@@ -70,6 +70,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, svc: &Services) {
             .app_data(forms::form_config(svc.settings.server.max_body_bytes))
             .route("", web::get().to(search::home))
             .route("/static/console.css", web::get().to(assets::stylesheet))
+            .route("/static/favicon.svg", web::get().to(assets::icon))
             .route("/login", web::get().to(signin::show))
             .route("/login", web::post().to(signin::submit))
             .route("/logout", web::post().to(signin::sign_out))
