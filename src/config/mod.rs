@@ -10,9 +10,10 @@ mod token_for_token;
 pub use events::{EventsSettings, DEV_EVENTS_SECRET};
 pub use load::{load, LoadOptions};
 pub use settings::{
-    BinProduct, CardsSettings, ConfigError, CryptoSettings, IssuerSettings, LogFormat, LogSettings,
-    OtpSettings, RulesSettings, ServerSettings, Settings, StaffRole, StaffSettings, StaffToken,
-    StoreSettings, TlsSettings, TshSettings, DEFAULT_STORE_CACHE_MB, DEV_SECRETS,
+    BinProduct, CardsSettings, ConfigError, ConsoleSettings, CryptoSettings, IssuerSettings,
+    LogFormat, LogSettings, OtpSettings, RulesSettings, ServerSettings, Settings, StaffRole,
+    StaffSettings, StaffToken, StoreSettings, TlsSettings, TshSettings, DEFAULT_STORE_CACHE_MB,
+    DEV_SECRETS,
 };
 pub use token_for_token::TokenForTokenSettings;
 

@@ -57,6 +57,8 @@ pub(super) struct RawSettings {
     token_for_token: super::token_for_token::RawTokenForToken,
     #[serde(default)]
     log: RawLog,
+    #[serde(default)]
+    console: RawConsole,
 }
 
 #[derive(Debug, Deserialize)]
@@ -244,6 +246,17 @@ struct RawTsh {
     encryption_cert: Option<String>,
 }
 
+/// `[console]`: the staff console's sessions and sign-in limits (every key optional).
+#[derive(Debug, Default, Deserialize)]
+struct RawConsole {
+    #[serde(default)]
+    session_ttl_secs: Option<u64>,
+    #[serde(default)]
+    login_max_failures: Option<u32>,
+    #[serde(default)]
+    login_window_secs: Option<u64>,
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawLog {
@@ -269,6 +282,16 @@ pub struct Settings {
     pub events: super::events::EventsSettings,
     pub token_for_token: super::token_for_token::TokenForTokenSettings,
     pub log: LogSettings,
+    pub console: ConsoleSettings,
+}
+
+/// The staff console (`/console/`): how long a sign-in lasts and how many failed sign-ins one
+/// client address may make within a window before it is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConsoleSettings {
+    pub session_ttl_secs: u64,
+    pub login_max_failures: u32,
+    pub login_window_secs: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -441,6 +464,36 @@ pub enum LogFormat {
 pub struct LogSettings {
     pub format: LogFormat,
     pub level: String,
+}
+
+/// `[console]`: defaults 8 hours, 5 failures per 15 minutes; bounds keep a typo from disabling them.
+fn validate_console(raw: &RawConsole) -> Result<ConsoleSettings, ConfigError> {
+    let ttl = raw.session_ttl_secs.unwrap_or(8 * 3600);
+    if !(60..=7 * 24 * 3600).contains(&ttl) {
+        return Err(ConfigError::new(
+            "console.session_ttl_secs",
+            "must be between 60 and 604800 (one week)",
+        ));
+    }
+    let failures = raw.login_max_failures.unwrap_or(5);
+    if !(1..=1000).contains(&failures) {
+        return Err(ConfigError::new(
+            "console.login_max_failures",
+            "must be between 1 and 1000",
+        ));
+    }
+    let window = raw.login_window_secs.unwrap_or(900);
+    if !(1..=86_400).contains(&window) {
+        return Err(ConfigError::new(
+            "console.login_window_secs",
+            "must be between 1 and 86400",
+        ));
+    }
+    Ok(ConsoleSettings {
+        session_ttl_secs: ttl,
+        login_max_failures: failures,
+        login_window_secs: window,
+    })
 }
 
 fn resolve(base: &Path, raw: &str) -> PathBuf {
@@ -753,6 +806,8 @@ impl RawSettings {
             Some(_) => return Err(ConfigError::new("log.format", "must be pretty or json")),
         };
 
+        let console = validate_console(&self.console)?;
+
         let settings = Settings {
             environment: environment.to_owned(),
             server: ServerSettings {
@@ -808,6 +863,7 @@ impl RawSettings {
                 format,
                 level: self.log.level.unwrap_or_else(|| "info".to_owned()),
             },
+            console,
         };
         if production {
             settings.refuse_dev_secrets(

@@ -26,10 +26,12 @@ use crate::service::Services;
 /// Registers every route on an actix `App`.
 pub fn configure(cfg: &mut web::ServiceConfig, services: web::Data<Services>) {
     let prefix = services.settings.server.prefix.clone();
+    let services_for_console = services.clone();
     cfg.app_data(services)
         .service(web::scope("/health").configure(health::configure))
         .route("/metrics", web::get().to(metrics::scrape))
         .route("/api/openapi.json", web::get().to(openapi::serve))
+        .configure(|cfg| crate::console::configure(cfg, &services_for_console))
         .service(
             web::scope("/api/v1")
                 .wrap(actix_web::middleware::from_fn(

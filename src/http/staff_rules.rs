@@ -1,18 +1,17 @@
 //! Staff endpoints about decision rules: status, hot reload, the shadow comparison, and stand-in
 //! review (network approvals our rules would have refused). Reads go through
-//! `service::staff_queries`; the reload through `service::rules_state`, audited here.
+//! `service::staff_queries`; the audited reload through `service::rules_admin` (shared with the console).
 
 use std::collections::BTreeMap;
 
-use actix_web::{web, HttpResponse, ResponseError};
+use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 
 use super::error::StaffError;
 use super::staff_auth::{Caller, Viewer};
 use super::staff_params::{filter_text, Paging};
 use super::staff_views::DecisionView;
-use crate::domain::AuditOutcome;
-use crate::service::audit::{self, Actor, AuditDraft};
+use crate::service::rules_admin::{self, ReloadError};
 use crate::service::rules_state::RulesStatus;
 use crate::service::staff_queries as queries;
 use crate::service::Services;
@@ -36,50 +35,19 @@ pub async fn status(_: Viewer, svc: web::Data<Services>) -> HttpResponse {
     })
 }
 
-/// Re-reads the rules files; all or nothing, audited either way.
+/// Re-reads the rules files; all or nothing, audited either way (`service::rules_admin`).
 pub async fn reload(staff: Caller, svc: web::Data<Services>) -> Reply {
     let actor = staff
         .require_operator(&svc, "rules.reload", "rules")
         .await?;
-    let result = reload_rules(&svc).await;
-    audit::record_or_log(&svc.store, reload_audit(&actor, &result)).await;
-    let status = result?;
-    tracing::info!(version = %status.live_version, "rules reloaded by staff");
-    Ok(HttpResponse::Ok().json(status))
-}
-
-/// Reloads off the async workers (the files are read and compiled).
-async fn reload_rules(svc: &web::Data<Services>) -> Result<RulesStatus, StaffError> {
-    let reloading = svc.clone();
-    match web::block(move || reloading.rules.reload()).await {
-        Ok(Ok(status)) => Ok(status),
-        Ok(Err(e)) => {
-            tracing::warn!(error = %e, "rules reload refused; previous rules stay in force");
-            Err(StaffError::InvalidRules(e))
-        }
-        Err(e) => Err(StaffError::Internal {
+    match rules_admin::reload(svc.into_inner(), &actor, None).await {
+        Ok(status) => Ok(HttpResponse::Ok().json(status)),
+        Err(ReloadError::Invalid(e)) => Err(StaffError::InvalidRules(e)),
+        Err(ReloadError::Interrupted) => Err(StaffError::Internal {
             message: "reload did not complete",
-            cause: e.to_string(),
+            cause: "the reload task ended early".to_owned(),
         }),
     }
-}
-
-fn reload_audit(actor: &Actor, result: &Result<RulesStatus, StaffError>) -> AuditDraft {
-    let (outcome, status, detail) = match result {
-        Ok(status) => (
-            AuditOutcome::Succeeded,
-            200,
-            format!("live version {}", status.live_version),
-        ),
-        Err(e) => {
-            let detail = match e {
-                StaffError::InvalidRules(reason) => format!("refused: {reason}"),
-                _ => "reload did not complete".to_owned(),
-            };
-            (AuditOutcome::Failed, e.status_code().as_u16(), detail)
-        }
-    };
-    AuditDraft::new(actor, "rules.reload", "rules", outcome, status).detail(detail)
 }
 
 #[derive(Serialize)]

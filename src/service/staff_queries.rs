@@ -1,7 +1,8 @@
 //! Staff read use cases: cards, tokens, token lineage, transitions, enrolments, decisions, TSH
 //! operations, the audit trail, and the rules' shadow and stand-in reports. Shared by the staff
 //! API and the staff console, so they answer in domain records (never HTTP or view types) and say
-//! `NotFound` in words, leaving the status and the shape to the caller. Reads only.
+//! `NotFound` in words, leaving the status and the shape to the caller. Reads only; nothing
+//! returned holds card data in clear (records never do).
 
 use std::collections::BTreeMap;
 
@@ -9,9 +10,10 @@ use super::cards::{effective_product, CardView};
 use super::lineage::{lineage_of, Lineage};
 use super::Services;
 use crate::domain::{
-    AuditEntry, DecidedBy, DecisionRecord, Enrollment, TokenRecord, Transition, TshOperation,
+    AuditEntry, CardRecord, DecidedBy, DecisionRecord, Enrollment, TokenRecord, Transition,
+    TshOperation,
 };
-use crate::store::{Page, Paged, StoreError};
+use crate::store::{Page, Paged, StoreError, StoreReader};
 
 /// Why a staff read found nothing to show.
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +51,27 @@ pub struct ShadowSummary {
     /// `live→shadow` outcome pairs, e.g. `green→red`.
     pub by_outcome: BTreeMap<String, usize>,
     pub disagreeing: Paged<DecisionRecord>,
+}
+
+impl ShadowSummary {
+    pub fn disagreements(&self) -> usize {
+        self.evaluated - self.agreements
+    }
+}
+
+/// Everything the console's token page shows.
+#[derive(Debug, Clone)]
+pub struct TokenDetail {
+    pub token: TokenRecord,
+    pub transitions: Paged<Transition>,
+    /// Token-for-token, upwards: the original token this one was made from, when we issued it.
+    pub original: Option<TokenRecord>,
+    /// Token-for-token, downwards: tokens made from this one.
+    pub derived: Vec<TokenRecord>,
+    /// Other tokens made from the same original token reference id (siblings).
+    pub siblings: Vec<TokenRecord>,
+    /// The decisions of the enrolment that created it, oldest first.
+    pub decisions: Vec<DecisionRecord>,
 }
 
 /// The rules in force: their status and a readable description of live (and shadow) rules.
@@ -142,10 +165,7 @@ pub async fn enrollment(
             let Some(enrollment) = r.enrollment(&cid)? else {
                 return Ok(None);
             };
-            let mut decisions = Vec::with_capacity(enrollment.decision_ids.len());
-            for id in &enrollment.decision_ids {
-                decisions.extend(r.decision(id)?);
-            }
+            let decisions = decisions_of(r, &enrollment)?;
             Ok(Some(EnrollmentDetail {
                 enrollment,
                 decisions,
@@ -273,4 +293,144 @@ pub async fn lineage(svc: &Services, virtual_card_id: &str) -> Result<Lineage, Q
 /// (`token_for_token.on_original_death`), by virtual card id.
 pub async fn orphans(svc: &Services, page: Page) -> Result<Paged<TokenRecord>, QueryError> {
     Ok(super::lineage::orphans(&svc.store, page).await?)
+}
+
+/// A token's neighbours on a page: (original, derived, siblings), each direction capped.
+type Neighbours = (Option<TokenRecord>, Vec<TokenRecord>, Vec<TokenRecord>);
+
+/// Most lineage entries a token page lists per direction (the full lineage has its own query).
+const NEIGHBOUR_LIMIT: usize = 50;
+
+fn decisions_of(
+    r: &StoreReader<'_>,
+    enrollment: &Enrollment,
+) -> Result<Vec<DecisionRecord>, StoreError> {
+    let mut decisions = Vec::with_capacity(enrollment.decision_ids.len());
+    for id in &enrollment.decision_ids {
+        decisions.extend(r.decision(id)?);
+    }
+    Ok(decisions)
+}
+
+fn tokens_by_ids(r: &StoreReader<'_>, ids: &[String]) -> Result<Vec<TokenRecord>, StoreError> {
+    let mut tokens = Vec::new();
+    for id in ids.iter().take(NEIGHBOUR_LIMIT) {
+        tokens.extend(r.token(id)?);
+    }
+    Ok(tokens)
+}
+
+/// Upwards through the resolved parent (`original_virtual_card_id`), downwards through the
+/// lineage index, sideways through the original token reference id.
+fn neighbours(r: &StoreReader<'_>, token: &TokenRecord) -> Result<Neighbours, StoreError> {
+    let original = match token.original_virtual_card_id.as_deref() {
+        Some(parent) => r.token(parent)?,
+        None => None,
+    };
+    let derived = tokens_by_ids(r, &r.token_ids_made_from(&token.virtual_card_id)?)?;
+    let siblings = match token
+        .original_token
+        .as_ref()
+        .and_then(|o| o.token_reference_id.as_ref())
+    {
+        Some(reference) => r
+            .tokens_by_original_reference(reference, Page::new(0, NEIGHBOUR_LIMIT))?
+            .data
+            .into_iter()
+            .filter(|t| t.virtual_card_id != token.virtual_card_id)
+            .collect(),
+        None => Vec::new(),
+    };
+    Ok((original, derived, siblings))
+}
+
+fn creating_decisions(
+    r: &StoreReader<'_>,
+    token: &TokenRecord,
+) -> Result<Vec<DecisionRecord>, StoreError> {
+    let Some(cid) = token.correlation_id.as_deref() else {
+        return Ok(Vec::new());
+    };
+    match r.enrollment(cid)? {
+        Some(enrollment) => decisions_of(r, &enrollment),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// One token with a page of its transitions (oldest first), its neighbours in the lineage and
+/// the decisions of the enrolment that created it.
+pub async fn token_detail(
+    svc: &Services,
+    virtual_card_id: &str,
+    page: Page,
+) -> Result<TokenDetail, QueryError> {
+    let vcid = virtual_card_id.to_owned();
+    let detail = svc
+        .store
+        .read(move |r| {
+            let Some(token) = r.token(&vcid)? else {
+                return Ok(None);
+            };
+            let transitions = r.transitions(&vcid, page)?;
+            let (original, derived, siblings) = neighbours(r, &token)?;
+            let decisions = creating_decisions(r, &token)?;
+            Ok(Some(TokenDetail {
+                token,
+                transitions,
+                original,
+                derived,
+                siblings,
+                decisions,
+            }))
+        })
+        .await?;
+    found(detail, "token")
+}
+
+/// A card (the stored record) and a page of its tokens.
+pub async fn card_with_tokens(
+    svc: &Services,
+    issuer_card_ref_id: &str,
+    page: Page,
+) -> Result<(CardRecord, Paged<TokenRecord>), QueryError> {
+    let reference = issuer_card_ref_id.to_owned();
+    let found_card = svc
+        .store
+        .read(move |r| {
+            let Some(card) = r.card(&reference)? else {
+                return Ok(None);
+            };
+            Ok(Some((card, r.tokens_of_card(&reference, page)?)))
+        })
+        .await?;
+    found(found_card, "card")
+}
+
+fn is_mismatch(d: &DecisionRecord) -> bool {
+    d.review.as_ref().is_some_and(|review| review.mismatch)
+}
+
+/// Network stand-in decisions to review: mismatches (network approved what our rules refuse)
+/// first, then the rest, each newest first.
+pub async fn standin_review_queue(
+    svc: &Services,
+    page: Page,
+) -> Result<Paged<DecisionRecord>, QueryError> {
+    let queue = svc
+        .store
+        .read(move |r| {
+            let (mut mismatches, mut others) = (Vec::new(), Vec::new());
+            r.for_each_decision(|d| {
+                if d.decided_by == DecidedBy::Network {
+                    if is_mismatch(d) {
+                        mismatches.push(d.clone());
+                    } else {
+                        others.push(d.clone());
+                    }
+                }
+            })?;
+            Paged::from_iter(mismatches.into_iter().chain(others).map(Ok), page)
+        })
+        .await?;
+    Ok(queue)
 }

@@ -116,6 +116,9 @@ impl Tx for EventingTx<'_> {
     fn append_audit(&self, entry: &AuditEntry) -> Result<(), TxError> {
         self.inner.append_audit(entry)
     }
+    fn revoke_session(&self, session_id: &str, until: u64) -> Result<(), TxError> {
+        self.inner.revoke_session(session_id, until)
+    }
     fn put_event(&self, event: &OutboxEvent) -> Result<(), TxError> {
         self.inner.put_event(event)?;
         if event.status == crate::domain::EventStatus::Pending {

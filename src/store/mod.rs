@@ -13,6 +13,7 @@ mod events;
 mod group_commit;
 mod lifecycle_ops;
 mod lineage_ops;
+mod search_ops;
 mod sled_backend;
 mod sled_sync;
 
@@ -124,6 +125,8 @@ pub trait Tx {
     /// `eventing`): use cases only ever update delivery bookkeeping through this.
     fn put_event(&self, event: &OutboxEvent) -> Result<(), TxError>;
     fn event(&self, id: &str) -> Result<Option<OutboxEvent>, TxError>;
+    /// Refuses a signed-out console session until `until` (Unix seconds, its own expiry).
+    fn revoke_session(&self, session_id: &str, until: u64) -> Result<(), TxError>;
 }
 
 /// Pagination request: zero-based `start_index`, at most `count` items.
@@ -327,6 +330,14 @@ impl Store {
     /// many entries went. Nothing removed is inside any window (see [`counters::prune_before`]).
     pub fn prune_counters_blocking(&self, before: u64) -> Result<u64, StoreError> {
         self.sled().prune_counters(before)
+    }
+
+    /// Forgets revocations of console sessions that have expired anyway (maintenance).
+    pub async fn prune_revoked_sessions(&self, now: u64) -> Result<usize, StoreError> {
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || this.sled().prune_revoked_sessions(now))
+            .await
+            .map_err(|e| StoreError::Join(e.to_string()))?
     }
 
     /// True when the store answers a read.

@@ -23,7 +23,7 @@ use crate::domain::{
 };
 
 /// Tree names, in the order of the transaction's tree list.
-const TREES: [&str; 21] = [
+const TREES: [&str; 24] = [
     "issuercardrefid_card",
     "panfingerprint_issuercardrefid",
     "correlationid_enrollment",
@@ -45,6 +45,9 @@ const TREES: [&str; 21] = [
     "tokenfingerprint_virtualcardids",
     "originalvirtualcardid_virtualcardids",
     "originaldeath_virtualcardid",
+    "cardlast4_issuercardrefid",
+    "tokenlast4_virtualcardid",
+    "sessionid_expiresat",
 ];
 const CARDS: usize = 0;
 const PAN_INDEX: usize = 1;
@@ -89,6 +92,13 @@ impl ListIndex {
         }
     }
 }
+const CARDS_BY_LAST4: usize = 21;
+const TOKENS_BY_LAST4: usize = 22;
+const REVOKED_SESSIONS: usize = 23;
+
+/// `meta` key set once the last-four search indexes cover every record written before they
+/// existed; see [`SledBackend::backfill_search_indexes`].
+const SEARCH_INDEXES_BUILT: &[u8] = b"search_indexes_v1";
 
 /// Secondary indexes from some key to virtual card ids.
 #[derive(Debug, Clone, Copy)]
@@ -96,6 +106,8 @@ pub enum Index {
     Card,
     OriginalReference,
     OriginalFingerprint,
+    /// The last four digits of the token's own number (staff search).
+    TokenLast4,
 }
 
 impl Index {
@@ -104,6 +116,7 @@ impl Index {
             Index::Card => TOKENS_BY_CARD,
             Index::OriginalReference => TOKENS_BY_ORIGINAL_REF,
             Index::OriginalFingerprint => TOKENS_BY_ORIGINAL_FP,
+            Index::TokenLast4 => TOKENS_BY_LAST4,
         }
     }
 }
@@ -143,6 +156,31 @@ fn prefix_key(a: &str) -> Vec<u8> {
     pair_key(a, b"")
 }
 
+/// Every secondary-index key of a token (tree, key); `put_token` keeps exactly these.
+fn token_index_keys(t: &TokenRecord) -> Vec<(usize, Vec<u8>)> {
+    let vcid = t.virtual_card_id.as_bytes();
+    let mut keys = vec![(TOKENS_BY_CARD, pair_key(&t.issuer_card_ref_id, vcid))];
+    if let Some(original) = &t.original_token {
+        if let Some(reference) = &original.token_reference_id {
+            keys.push((TOKENS_BY_ORIGINAL_REF, pair_key(reference, vcid)));
+        }
+        if let Some(fp) = &original.token_fingerprint {
+            keys.push((TOKENS_BY_ORIGINAL_FP, pair_key(fp, vcid)));
+        }
+    }
+    if let Some(number) = &t.token_number {
+        keys.push((TOKENS_BY_LAST4, pair_key(&number.token_last4, vcid)));
+    }
+    keys
+}
+
+fn card_last4_key(card: &CardRecord) -> (usize, Vec<u8>) {
+    (
+        CARDS_BY_LAST4,
+        pair_key(&card.last4, card.issuer_card_ref_id.as_bytes()),
+    )
+}
+
 /// Decision ids are 16 hex digits of a monotonic u64, so string order is time order.
 pub fn decision_key(decision_id: &str) -> Option<[u8; 8]> {
     u64::from_str_radix(decision_id, 16)
@@ -169,6 +207,7 @@ impl SledBackend {
         let backend = SledBackend { db, trees, sync };
         backend.check_schema()?;
         backend.drop_obsolete_trees()?;
+        backend.backfill_search_indexes()?;
         Ok(backend)
     }
 
@@ -205,6 +244,30 @@ impl SledBackend {
                 other => return other,
             }
         }
+    }
+
+    /// Stores written before the search indexes existed get them built once, at open (the same
+    /// keys `put_card` / `put_token` maintain; idempotent, so an interrupted build just reruns).
+    fn backfill_search_indexes(&self) -> Result<(), StoreError> {
+        let meta = &self.trees[META];
+        if meta.get(SEARCH_INDEXES_BUILT).map_err(io)?.is_some() {
+            return Ok(());
+        }
+        for entry in self.trees[CARDS].iter() {
+            let (_, bytes) = entry.map_err(io)?;
+            let card: CardRecord = decode(&bytes)?;
+            let (tree, key) = card_last4_key(&card);
+            self.trees[tree].insert(key, &[] as &[u8]).map_err(io)?;
+        }
+        for token in self.all_tokens() {
+            for (tree, key) in token_index_keys(&token?) {
+                self.trees[tree].insert(key, &[] as &[u8]).map_err(io)?;
+            }
+        }
+        meta.insert(SEARCH_INDEXES_BUILT, b"1" as &[u8])
+            .map_err(io)?;
+        self.db.flush().map_err(io)?;
+        Ok(())
     }
 
     fn check_schema(&self) -> Result<(), StoreError> {
@@ -403,6 +466,46 @@ impl SledBackend {
         self.get(TSH_OPERATIONS, correlation_id.as_bytes())
     }
 
+    /// Cards whose PAN ends with these four digits (index `cardlast4_issuercardrefid`).
+    pub fn cards_by_last4<'a>(
+        &'a self,
+        last4: &str,
+    ) -> impl Iterator<Item = Result<CardRecord, StoreError>> + 'a {
+        let prefix = prefix_key(last4);
+        let prefix_len = prefix.len();
+        self.trees[CARDS_BY_LAST4]
+            .scan_prefix(prefix)
+            .filter_map(move |entry| {
+                let (k, _) = match entry {
+                    Ok(kv) => kv,
+                    Err(e) => return Some(Err(io(e))),
+                };
+                let reference = String::from_utf8_lossy(&k[prefix_len..]).into_owned();
+                self.card(&reference).transpose()
+            })
+    }
+
+    /// Unix time until which a signed-out console session stays refused, if it was revoked.
+    pub fn session_revoked_until(&self, session_id: &str) -> Result<Option<u64>, StoreError> {
+        self.get(REVOKED_SESSIONS, session_id.as_bytes())
+    }
+
+    /// Drops revocations of sessions that have expired anyway (sled transactions cannot scan a
+    /// tree, so this maintenance runs outside one; it is idempotent).
+    pub fn prune_revoked_sessions(&self, now: u64) -> Result<usize, StoreError> {
+        let tree = &self.trees[REVOKED_SESSIONS];
+        let mut pruned = 0;
+        for entry in tree.iter() {
+            let (key, bytes) = entry.map_err(io)?;
+            let until: u64 = decode(&bytes)?;
+            if until <= now {
+                tree.remove(key).map_err(io)?;
+                pruned += 1;
+            }
+        }
+        Ok(pruned)
+    }
+
     pub fn audit_newest_first(&self) -> impl Iterator<Item = Result<AuditEntry, StoreError>> {
         self.trees[AUDIT].iter().rev().map(|entry| {
             let (_, bytes) = entry.map_err(io)?;
@@ -549,6 +652,9 @@ impl Tx for SledTx<'_> {
             card.pan_fingerprint.as_bytes(),
             card.issuer_card_ref_id.as_bytes(),
         )?;
+        // The reference is derived from the PAN, so a card's last four never change.
+        let (tree, key) = card_last4_key(card);
+        self.trees[tree].insert(key, &[] as &[u8])?;
         Ok(())
     }
 
@@ -590,21 +696,9 @@ impl Tx for SledTx<'_> {
     fn put_token(&self, token: &TokenRecord) -> Result<(), TxError> {
         let vcid = token.virtual_card_id.as_bytes();
         let previous: Option<TokenRecord> = self.get(TOKENS, vcid)?;
-        let index_keys = |t: &TokenRecord| -> Vec<(usize, Vec<u8>)> {
-            let mut keys = vec![(TOKENS_BY_CARD, pair_key(&t.issuer_card_ref_id, vcid))];
-            if let Some(original) = &t.original_token {
-                if let Some(reference) = &original.token_reference_id {
-                    keys.push((TOKENS_BY_ORIGINAL_REF, pair_key(reference, vcid)));
-                }
-                if let Some(fp) = &original.token_fingerprint {
-                    keys.push((TOKENS_BY_ORIGINAL_FP, pair_key(fp, vcid)));
-                }
-            }
-            keys
-        };
-        let new_keys = index_keys(token);
+        let new_keys = token_index_keys(token);
         if let Some(previous) = &previous {
-            for stale in index_keys(previous) {
+            for stale in token_index_keys(previous) {
                 if !new_keys.contains(&stale) {
                     self.trees[stale.0].remove(stale.1)?;
                 }
@@ -667,6 +761,10 @@ impl Tx for SledTx<'_> {
             operation.correlation_id.as_bytes(),
             operation,
         )
+    }
+
+    fn revoke_session(&self, session_id: &str, until: u64) -> Result<(), TxError> {
+        self.put(REVOKED_SESSIONS, session_id.as_bytes(), &until)
     }
 
     fn append_audit(&self, entry: &AuditEntry) -> Result<(), TxError> {

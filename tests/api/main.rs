@@ -4,8 +4,11 @@
 mod helpers;
 
 mod bad_input;
+mod browser;
 mod card_data_hygiene;
 mod cli;
+mod console;
+mod console_pages;
 mod digitization;
 mod durability;
 mod eligibility;
