@@ -4,6 +4,7 @@
 //! `service` (use cases) → `domain` + `rules` (pure) → `store` (the only place that knows sled).
 #![forbid(unsafe_code)]
 
+pub mod background;
 pub mod cli;
 pub mod config;
 pub mod console;

@@ -191,27 +191,53 @@ impl Application {
         self.services.clone()
     }
 
-    /// Runs until a shutdown signal, then flushes the store. Background work (the event feed's
-    /// delivery) runs beside the server on this task's runtime, never on the HTTP workers.
+    /// Runs until a shutdown signal (SIGTERM, SIGINT): the server stops accepting and finishes the
+    /// requests in flight, then background work drains (see [`Application::drain`]) and the store
+    /// is flushed. Background loops (the event feed's delivery, counter pruning) run beside the
+    /// server on this task's runtime, never on the HTTP workers.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let store = self.services.store.clone();
-        let feed = match (self.event_feed, store.event_signal()) {
-            (Some(feed), Some(signal)) => Some(actix_web::rt::spawn(
-                std::sync::Arc::new(feed).run(store, signal),
-            )),
-            _ => None,
-        };
-        let pruner = tokio::spawn(crate::service::velocity::prune_periodically(
-            self.services.clone().into_inner(),
-        ));
+        let svc = self.services.clone().into_inner();
+        let background = svc.background.clone();
+        if let (Some(feed), Some(signal)) = (self.event_feed, svc.store.event_signal()) {
+            let feed = Arc::new(feed).run(svc.store.clone(), signal, background.clone());
+            background.spawn(feed);
+        }
+        background.spawn(crate::service::velocity::prune_periodically(svc.clone()));
         let result = self.server.await;
-        pruner.abort();
-        if let Some(feed) = feed {
-            feed.abort();
-        }
-        if let Err(e) = self.services.store.flush_blocking() {
-            tracing::error!(error = %e, "final store flush failed");
-        }
+        drain(&svc).await;
         result
     }
 }
+
+/// After the server stopped: background work finishes what it started, up to the longest an
+/// outbound call may take (a TSH call or an event delivery) plus a margin, then the store's
+/// last flush. Nothing a task left unfinished is half-written: each store write is one
+/// transaction, and a TSH operation or event not completed stays pending and is retried.
+async fn drain(svc: &Services) {
+    let longest_call = svc
+        .settings
+        .tsh
+        .timeout_ms
+        .max(svc.settings.events.timeout_ms);
+    let deadline = std::time::Duration::from_millis(longest_call) + DRAIN_MARGIN;
+    tracing::info!(
+        deadline_ms = deadline.as_millis() as u64,
+        "shutting down: draining background work"
+    );
+    match svc.background.drain(deadline).await {
+        crate::background::Drained::Complete => tracing::info!("background work drained"),
+        crate::background::Drained::TimedOut { still_running } => tracing::warn!(
+            still_running,
+            "background work still running at the deadline; left pending, retried after restart"
+        ),
+    }
+    let store = svc.store.clone();
+    match tokio::task::spawn_blocking(move || store.flush_blocking()).await {
+        Ok(Ok(())) => tracing::info!("store flushed; stopped"),
+        Ok(Err(e)) => tracing::error!(error = %e, "final store flush failed"),
+        Err(e) => tracing::error!(error = %e, "final store flush did not complete"),
+    }
+}
+
+/// Added to the longest outbound call's timeout when draining (the store write after a call).
+const DRAIN_MARGIN: std::time::Duration = std::time::Duration::from_secs(2);

@@ -71,11 +71,17 @@ impl EventFeed {
         }))
     }
 
-    /// Delivers until the task is dropped. `signal` wakes it when a write added events.
-    pub async fn run(self: Arc<Self>, store: Store, signal: Arc<Notify>) {
+    /// Delivers until shutdown begins (`background`), finishing the round in flight so every
+    /// attempt made is also recorded. `signal` wakes it when a write added events.
+    pub async fn run(
+        self: Arc<Self>,
+        store: Store,
+        signal: Arc<Notify>,
+        background: crate::background::Background,
+    ) {
         tracing::info!(webhook_url = %self.settings.webhook_url, "event feed delivery started");
         let poll = Duration::from_millis(self.settings.poll_interval_ms);
-        loop {
+        while !background.is_stopping() {
             let wait = match self.round(&store).await {
                 Ok(Round::Attempted) => Duration::ZERO,
                 Ok(Round::Idle { next_due_ms }) => next_due_ms
@@ -93,8 +99,10 @@ impl EventFeed {
             tokio::select! {
                 () = signal.notified() => {}
                 () = tokio::time::sleep(wait) => {}
+                () = background.stopping() => {}
             }
         }
+        tracing::info!("event feed delivery stopped");
     }
 
     /// One pass: send every due event (bounded concurrency) and record the outcomes.

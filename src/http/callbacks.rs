@@ -281,7 +281,7 @@ async fn notify_virtual_card_change(
     if !notified.lineage.suspend.is_empty() {
         // Acknowledge TSH first: the suspensions are separate calls towards TSH.
         let svc = svc.clone();
-        actix_web::rt::spawn(async move {
+        svc.clone().background.spawn(async move {
             service::lineage::suspend_descendants(
                 &svc,
                 notified.lineage,
@@ -303,7 +303,7 @@ async fn notify_stand_in(
     let result = service::standin::notify(svc, ctx, input).await?;
     if let Some(vcid) = result.auto_suspend {
         let svc = svc.clone();
-        actix_web::rt::spawn(async move {
+        svc.clone().background.spawn(async move {
             service::standin::suspend_after_mismatch(&svc, vcid, super::error::staff_action_status)
                 .await;
         });

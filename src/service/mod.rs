@@ -47,6 +47,9 @@ pub struct Services {
     pub otp_gateway: OtpGateway,
     /// The client for TSH's inbound API (issuer-initiated lifecycle).
     pub tsh: TshClient,
+    /// Follow-up work after an answer (TSH calls) and the loops beside the server, drained on
+    /// shutdown.
+    pub background: crate::background::Background,
 }
 
 /// The per-call context taken from the headers.
@@ -77,6 +80,7 @@ impl Services {
             rules,
             otp_gateway,
             tsh,
+            background: crate::background::Background::new(),
         }
     }
 

@@ -114,11 +114,14 @@ pub fn record_bin_refusal(tx: &dyn Tx, bin: &str, now: u64) -> Result<(), TxErro
 const PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// Deletes, every [`PRUNE_EVERY`], the counter cells older than the longest window in use (the
-/// live rules' velocity windows and the OTP rate-limit window) plus a day. Runs until dropped.
+/// live rules' velocity windows and the OTP rate-limit window) plus a day. Runs until shutdown begins; a prune in progress finishes.
 pub async fn prune_periodically(svc: std::sync::Arc<super::Services>) {
     let mut ticks = tokio::time::interval(PRUNE_EVERY);
     loop {
-        ticks.tick().await;
+        tokio::select! {
+            _ = ticks.tick() => {}
+            () = svc.background.stopping() => return,
+        }
         let longest = svc
             .rules()
             .velocity()

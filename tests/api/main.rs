@@ -22,6 +22,7 @@ mod original_death;
 mod otp;
 mod restart;
 mod rules_admin;
+mod shutdown;
 mod sim;
 mod sim_frontdoors;
 mod sim_load;
