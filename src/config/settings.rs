@@ -593,277 +593,24 @@ fn validate_staff_tokens(raw: Option<RawStaffTokens>) -> Result<Vec<StaffToken>,
 }
 
 impl RawSettings {
+    /// Validates section by section, in a fixed order (the first refusal is the one reported).
     pub(super) fn validate(self, environment: &str, base: &Path) -> Result<Settings, ConfigError> {
         let production = environment == "production";
-
-        let bind_addr = self
-            .server
-            .bind
-            .to_socket_addrs()
-            .ok()
-            .and_then(|mut addrs| addrs.next())
-            .ok_or_else(|| {
-                ConfigError::new("server.bind", "must be host:port, e.g. 127.0.0.1:8080")
-            })?;
-        let mut prefix = self.server.prefix.trim().trim_end_matches('/').to_owned();
-        if !prefix.is_empty() && !prefix.starts_with('/') {
-            prefix.insert(0, '/');
-        }
-        if prefix.contains(char::is_whitespace) || prefix.contains(['{', '}']) {
-            return Err(ConfigError::new(
-                "server.prefix",
-                "must be a plain URL path",
-            ));
-        }
-        if !(1024..=1024 * 1024).contains(&self.server.max_body_bytes) {
-            return Err(ConfigError::new(
-                "server.max_body_bytes",
-                "must be between 1024 and 1048576",
-            ));
-        }
-        if !(100..=120_000).contains(&self.server.request_timeout_ms) {
-            return Err(ConfigError::new(
-                "server.request_timeout_ms",
-                "must be between 100 and 120000",
-            ));
-        }
-        if self.server.workers == Some(0) {
-            return Err(ConfigError::new("server.workers", "must be at least 1"));
-        }
-        let tls = match non_empty(&self.server.tls.cert) {
-            None => None,
-            Some(cert) => {
-                let key = non_empty(&self.server.tls.key).ok_or_else(|| {
-                    ConfigError::new("server.tls.key", "required when server.tls.cert is set")
-                })?;
-                let client_ca = non_empty(&self.server.tls.client_ca).ok_or_else(|| {
-                    ConfigError::new(
-                        "server.tls.client_ca",
-                        "required when server.tls.cert is set (TSH must present a client certificate)",
-                    )
-                })?;
-                if !(100..=60_000).contains(&self.server.tls.handshake_timeout_ms) {
-                    return Err(ConfigError::new(
-                        "server.tls.handshake_timeout_ms",
-                        "must be between 100 and 60000",
-                    ));
-                }
-                Some(TlsSettings {
-                    cert: resolve(base, cert),
-                    key: resolve(base, key),
-                    client_ca: resolve(base, client_ca),
-                    crl: non_empty(&self.server.tls.crl).map(|f| resolve(base, f)),
-                    handshake_timeout_ms: self.server.tls.handshake_timeout_ms,
-                })
-            }
-        };
-        if production && tls.is_none() {
-            return Err(ConfigError::new(
-                "server.tls.cert",
-                "production requires mutual TLS; plain HTTP is for local development only",
-            ));
-        }
-
-        let store_path = self.store.path.trim();
-        if store_path.is_empty() {
-            return Err(ConfigError::new("store.path", "must not be empty"));
-        }
-        let cache_mb = self.store.cache_mb.unwrap_or(DEFAULT_STORE_CACHE_MB);
-        if !(1..=65_536).contains(&cache_mb) {
-            return Err(ConfigError::new(
-                "store.cache_mb",
-                "must be between 1 and 65536 (MiB)",
-            ));
-        }
-
-        let issuer_id = self.issuer.id.trim().to_owned();
-        if issuer_id.chars().count() != 10 || !issuer_id.chars().all(|c| c.is_ascii_graphic()) {
-            return Err(ConfigError::new(
-                "issuer.id",
-                "must be exactly 10 printable ASCII characters (it is compared with x-issuer-id)",
-            ));
-        }
-
-        if self.crypto.key_dir.trim().is_empty() {
-            return Err(ConfigError::new("crypto.key_dir", "must not be empty"));
-        }
-        if self.crypto.fingerprint_key.trim().is_empty() {
-            return Err(ConfigError::new(
-                "crypto.fingerprint_key",
-                "is required (hex, at least 32 bytes); set TSH_ISSUER__CRYPTO__FINGERPRINT_KEY",
-            ));
-        }
-        let fingerprint_key =
-            check_hex_key("crypto.fingerprint_key", &self.crypto.fingerprint_key, None)?;
-        check_hex_key("crypto.cvk_a", &self.crypto.cvk_a, Some(8))?;
-        check_hex_key("crypto.cvk_b", &self.crypto.cvk_b, Some(8))?;
-        if self.crypto.cvk_a.eq_ignore_ascii_case(&self.crypto.cvk_b) {
-            return Err(ConfigError::new(
-                "crypto.cvk_b",
-                "must differ from crypto.cvk_a",
-            ));
-        }
-        let key_dir = resolve(base, self.crypto.key_dir.trim());
-
-        let mut products = Vec::with_capacity(self.cards.products.len());
-        for (i, p) in self.cards.products.iter().enumerate() {
-            let prefix = p.prefix.trim();
-            if prefix.is_empty() || prefix.len() > 11 || !prefix.bytes().all(|b| b.is_ascii_digit())
-            {
-                return Err(ConfigError::new(
-                    format!("cards.products[{i}].prefix"),
-                    "must be 1 to 11 digits",
-                ));
-            }
-            if p.product_id.trim().is_empty() {
-                return Err(ConfigError::new(
-                    format!("cards.products[{i}].product_id"),
-                    "must not be empty",
-                ));
-            }
-            products.push(BinProduct {
-                prefix: prefix.to_owned(),
-                product_id: p.product_id.trim().to_owned(),
-            });
-        }
-        products.sort_by_key(|p| std::cmp::Reverse(p.prefix.len()));
-
-        let bootstrap_token = non_empty(&self.staff.bootstrap_token).map(str::to_owned);
-        if let Some(token) = &bootstrap_token {
-            if token.len() < 16 {
-                return Err(ConfigError::new(
-                    "staff.bootstrap_token",
-                    "must be at least 16 characters",
-                ));
-            }
-        }
-
-        let staff_tokens = validate_staff_tokens(self.staff.tokens)?;
-
-        if self.rules.file.trim().is_empty() {
-            return Err(ConfigError::new("rules.file", "must not be empty"));
-        }
-
-        let webhook_url = self.otp.webhook_url.trim().to_owned();
-        check_url("otp.webhook_url", &webhook_url)?;
-        if !(100..=60_000).contains(&self.otp.timeout_ms) {
-            return Err(ConfigError::new(
-                "otp.timeout_ms",
-                "must be between 100 and 60000",
-            ));
-        }
-        if self.otp.rate_limit_count == 0 {
-            return Err(ConfigError::new(
-                "otp.rate_limit_count",
-                "must be at least 1",
-            ));
-        }
-        if self.otp.rate_limit_window_secs == 0 {
-            return Err(ConfigError::new(
-                "otp.rate_limit_window_secs",
-                "must be at least 1",
-            ));
-        }
-
-        let tsh_base = self.tsh.base_url.trim().trim_end_matches('/').to_owned();
-        if !tsh_base.is_empty() {
-            check_url("tsh.base_url", &tsh_base)?;
-        }
-        let tsh_timeout_ms = self.tsh.timeout_ms.unwrap_or(5000);
-        if !(100..=120_000).contains(&tsh_timeout_ms) {
-            return Err(ConfigError::new(
-                "tsh.timeout_ms",
-                "must be between 100 and 120000",
-            ));
-        }
-        let tsh_client_cert = non_empty(&self.tsh.client_cert).map(|f| resolve(base, f));
-        let tsh_client_key = non_empty(&self.tsh.client_key).map(|f| resolve(base, f));
-        match (&tsh_client_cert, &tsh_client_key) {
-            (Some(_), None) => {
-                return Err(ConfigError::new(
-                    "tsh.client_key",
-                    "required when tsh.client_cert is set",
-                ))
-            }
-            (None, Some(_)) => {
-                return Err(ConfigError::new(
-                    "tsh.client_cert",
-                    "required when tsh.client_key is set",
-                ))
-            }
-            _ => {}
-        }
-
-        let format = match self
-            .log
-            .format
-            .as_deref()
-            .map(str::to_ascii_lowercase)
-            .as_deref()
-        {
-            None | Some("pretty") | Some("text") => LogFormat::Pretty,
-            Some("json") => LogFormat::Json,
-            Some(_) => return Err(ConfigError::new("log.format", "must be pretty or json")),
-        };
-
-        let console = validate_console(&self.console)?;
-
         let settings = Settings {
             environment: environment.to_owned(),
-            server: ServerSettings {
-                bind: self.server.bind.clone(),
-                bind_addr,
-                prefix,
-                max_body_bytes: self.server.max_body_bytes,
-                workers: self.server.workers,
-                request_timeout: std::time::Duration::from_millis(self.server.request_timeout_ms),
-                tls,
-            },
-            store: StoreSettings {
-                path: resolve(base, store_path),
-                cache_bytes: cache_mb * 1024 * 1024,
-            },
-            issuer: IssuerSettings { id: issuer_id },
-            crypto: CryptoSettings {
-                key_dir,
-                fingerprint_key,
-                cvk_a: self.crypto.cvk_a.trim().to_owned(),
-                cvk_b: self.crypto.cvk_b.trim().to_owned(),
-            },
-            cards: CardsSettings {
-                seed_file: non_empty(&self.cards.seed_file).map(|f| resolve(base, f)),
-                products,
-            },
-            staff: StaffSettings {
-                bootstrap_token,
-                tokens: staff_tokens,
-            },
-            rules: RulesSettings {
-                file: resolve(base, self.rules.file.trim()),
-                shadow_file: non_empty(&self.rules.shadow_file).map(|f| resolve(base, f)),
-                standin_auto_suspend: self.rules.standin.auto_suspend,
-            },
-            otp: OtpSettings {
-                webhook_url,
-                timeout_ms: self.otp.timeout_ms,
-                rate_limit_count: self.otp.rate_limit_count,
-                rate_limit_window_secs: self.otp.rate_limit_window_secs,
-            },
-            tsh: TshSettings {
-                base_url: tsh_base,
-                timeout_ms: tsh_timeout_ms,
-                client_cert: tsh_client_cert,
-                client_key: tsh_client_key,
-                ca_file: non_empty(&self.tsh.ca_file).map(|f| resolve(base, f)),
-                encryption_cert: non_empty(&self.tsh.encryption_cert).map(|f| resolve(base, f)),
-            },
+            server: self.server.validate(base, production)?,
+            store: self.store.validate(base)?,
+            issuer: self.issuer.validate()?,
+            crypto: self.crypto.validate(base)?,
+            cards: self.cards.validate(base)?,
+            staff: self.staff.validate()?,
+            rules: self.rules.validate(base)?,
+            otp: self.otp.validate()?,
+            tsh: self.tsh.validate(base)?,
+            log: self.log.validate()?,
+            console: validate_console(&self.console)?,
             events: self.events.validate(production)?,
             token_for_token: self.token_for_token.validate()?,
-            log: LogSettings {
-                format,
-                level: self.log.level.unwrap_or_else(|| "info".to_owned()),
-            },
-            console,
         };
         if production {
             settings.refuse_dev_secrets(
@@ -873,6 +620,321 @@ impl RawSettings {
             )?;
         }
         Ok(settings)
+    }
+}
+
+impl RawServer {
+    /// `[server]`: the listening address, the callback prefix, body and time bounds, TLS.
+    fn validate(&self, base: &Path, production: bool) -> Result<ServerSettings, ConfigError> {
+        let bind_addr = self
+            .bind
+            .to_socket_addrs()
+            .ok()
+            .and_then(|mut addrs| addrs.next())
+            .ok_or_else(|| {
+                ConfigError::new("server.bind", "must be host:port, e.g. 127.0.0.1:8080")
+            })?;
+        let prefix = self.validate_prefix()?;
+        if !(1024..=1024 * 1024).contains(&self.max_body_bytes) {
+            return Err(ConfigError::new(
+                "server.max_body_bytes",
+                "must be between 1024 and 1048576",
+            ));
+        }
+        if !(100..=120_000).contains(&self.request_timeout_ms) {
+            return Err(ConfigError::new(
+                "server.request_timeout_ms",
+                "must be between 100 and 120000",
+            ));
+        }
+        if self.workers == Some(0) {
+            return Err(ConfigError::new("server.workers", "must be at least 1"));
+        }
+        let tls = self.tls.validate(base)?;
+        if production && tls.is_none() {
+            return Err(ConfigError::new(
+                "server.tls.cert",
+                "production requires mutual TLS; plain HTTP is for local development only",
+            ));
+        }
+        Ok(ServerSettings {
+            bind: self.bind.clone(),
+            bind_addr,
+            prefix,
+            max_body_bytes: self.max_body_bytes,
+            workers: self.workers,
+            request_timeout: std::time::Duration::from_millis(self.request_timeout_ms),
+            tls,
+        })
+    }
+
+    /// `server.prefix`: a plain path, one leading slash, no trailing slash.
+    fn validate_prefix(&self) -> Result<String, ConfigError> {
+        let mut prefix = self.prefix.trim().trim_end_matches('/').to_owned();
+        if !prefix.is_empty() && !prefix.starts_with('/') {
+            prefix.insert(0, '/');
+        }
+        if prefix.contains(char::is_whitespace) || prefix.contains(['{', '}']) {
+            return Err(ConfigError::new(
+                "server.prefix",
+                "must be a plain URL path",
+            ));
+        }
+        Ok(prefix)
+    }
+}
+
+impl RawTls {
+    /// `[server.tls]`: off unless `cert` is set; then the key and the client CA are required.
+    fn validate(&self, base: &Path) -> Result<Option<TlsSettings>, ConfigError> {
+        let Some(cert) = non_empty(&self.cert) else {
+            return Ok(None);
+        };
+        let key = non_empty(&self.key).ok_or_else(|| {
+            ConfigError::new("server.tls.key", "required when server.tls.cert is set")
+        })?;
+        let client_ca = non_empty(&self.client_ca).ok_or_else(|| {
+            ConfigError::new(
+                "server.tls.client_ca",
+                "required when server.tls.cert is set (TSH must present a client certificate)",
+            )
+        })?;
+        if !(100..=60_000).contains(&self.handshake_timeout_ms) {
+            return Err(ConfigError::new(
+                "server.tls.handshake_timeout_ms",
+                "must be between 100 and 60000",
+            ));
+        }
+        Ok(Some(TlsSettings {
+            cert: resolve(base, cert),
+            key: resolve(base, key),
+            client_ca: resolve(base, client_ca),
+            crl: non_empty(&self.crl).map(|f| resolve(base, f)),
+            handshake_timeout_ms: self.handshake_timeout_ms,
+        }))
+    }
+}
+
+impl RawStore {
+    /// `[store]`: where the data lives and how much of it sled caches.
+    fn validate(&self, base: &Path) -> Result<StoreSettings, ConfigError> {
+        let store_path = self.path.trim();
+        if store_path.is_empty() {
+            return Err(ConfigError::new("store.path", "must not be empty"));
+        }
+        let cache_mb = self.cache_mb.unwrap_or(DEFAULT_STORE_CACHE_MB);
+        if !(1..=65_536).contains(&cache_mb) {
+            return Err(ConfigError::new(
+                "store.cache_mb",
+                "must be between 1 and 65536 (MiB)",
+            ));
+        }
+        Ok(StoreSettings {
+            path: resolve(base, store_path),
+            cache_bytes: cache_mb * 1024 * 1024,
+        })
+    }
+}
+
+impl RawIssuer {
+    /// `issuer.id`: the 10 characters every callback's `x-issuer-id` must carry.
+    fn validate(&self) -> Result<IssuerSettings, ConfigError> {
+        let id = self.id.trim().to_owned();
+        if id.chars().count() != 10 || !id.chars().all(|c| c.is_ascii_graphic()) {
+            return Err(ConfigError::new(
+                "issuer.id",
+                "must be exactly 10 printable ASCII characters (it is compared with x-issuer-id)",
+            ));
+        }
+        Ok(IssuerSettings { id })
+    }
+}
+
+impl RawCrypto {
+    /// `[crypto]`: the key directory, the fingerprint key, and two distinct CVV keys.
+    fn validate(&self, base: &Path) -> Result<CryptoSettings, ConfigError> {
+        if self.key_dir.trim().is_empty() {
+            return Err(ConfigError::new("crypto.key_dir", "must not be empty"));
+        }
+        if self.fingerprint_key.trim().is_empty() {
+            return Err(ConfigError::new(
+                "crypto.fingerprint_key",
+                "is required (hex, at least 32 bytes); set TSH_ISSUER__CRYPTO__FINGERPRINT_KEY",
+            ));
+        }
+        let fingerprint_key = check_hex_key("crypto.fingerprint_key", &self.fingerprint_key, None)?;
+        check_hex_key("crypto.cvk_a", &self.cvk_a, Some(8))?;
+        check_hex_key("crypto.cvk_b", &self.cvk_b, Some(8))?;
+        if self.cvk_a.eq_ignore_ascii_case(&self.cvk_b) {
+            return Err(ConfigError::new(
+                "crypto.cvk_b",
+                "must differ from crypto.cvk_a",
+            ));
+        }
+        Ok(CryptoSettings {
+            key_dir: resolve(base, self.key_dir.trim()),
+            fingerprint_key,
+            cvk_a: self.cvk_a.trim().to_owned(),
+            cvk_b: self.cvk_b.trim().to_owned(),
+        })
+    }
+}
+
+impl RawCards {
+    /// `[cards]`: the seed file and the BIN-range product table, longest prefix first.
+    fn validate(&self, base: &Path) -> Result<CardsSettings, ConfigError> {
+        let mut products = Vec::with_capacity(self.products.len());
+        for (i, p) in self.products.iter().enumerate() {
+            products.push(p.validate(i)?);
+        }
+        products.sort_by_key(|p| std::cmp::Reverse(p.prefix.len()));
+        Ok(CardsSettings {
+            seed_file: non_empty(&self.seed_file).map(|f| resolve(base, f)),
+            products,
+        })
+    }
+}
+
+impl RawProduct {
+    /// `cards.products[i]`: 1 to 11 leading digits and a product id.
+    fn validate(&self, i: usize) -> Result<BinProduct, ConfigError> {
+        let prefix = self.prefix.trim();
+        if prefix.is_empty() || prefix.len() > 11 || !prefix.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(ConfigError::new(
+                format!("cards.products[{i}].prefix"),
+                "must be 1 to 11 digits",
+            ));
+        }
+        if self.product_id.trim().is_empty() {
+            return Err(ConfigError::new(
+                format!("cards.products[{i}].product_id"),
+                "must not be empty",
+            ));
+        }
+        Ok(BinProduct {
+            prefix: prefix.to_owned(),
+            product_id: self.product_id.trim().to_owned(),
+        })
+    }
+}
+
+impl RawStaff {
+    /// `[staff]`: the optional bootstrap token (16 characters at least) and the named tokens.
+    fn validate(self) -> Result<StaffSettings, ConfigError> {
+        let bootstrap_token = non_empty(&self.bootstrap_token).map(str::to_owned);
+        if bootstrap_token.as_ref().is_some_and(|t| t.len() < 16) {
+            return Err(ConfigError::new(
+                "staff.bootstrap_token",
+                "must be at least 16 characters",
+            ));
+        }
+        Ok(StaffSettings {
+            bootstrap_token,
+            tokens: validate_staff_tokens(self.tokens)?,
+        })
+    }
+}
+
+impl RawRules {
+    /// `[rules]`: the live rules file, the optional shadow file, the stand-in policy.
+    fn validate(&self, base: &Path) -> Result<RulesSettings, ConfigError> {
+        if self.file.trim().is_empty() {
+            return Err(ConfigError::new("rules.file", "must not be empty"));
+        }
+        Ok(RulesSettings {
+            file: resolve(base, self.file.trim()),
+            shadow_file: non_empty(&self.shadow_file).map(|f| resolve(base, f)),
+            standin_auto_suspend: self.standin.auto_suspend,
+        })
+    }
+}
+
+impl RawOtp {
+    /// `[otp]`: the delivery webhook, its timeout, and the per-card rate limit.
+    fn validate(&self) -> Result<OtpSettings, ConfigError> {
+        let webhook_url = self.webhook_url.trim().to_owned();
+        check_url("otp.webhook_url", &webhook_url)?;
+        if !(100..=60_000).contains(&self.timeout_ms) {
+            return Err(ConfigError::new(
+                "otp.timeout_ms",
+                "must be between 100 and 60000",
+            ));
+        }
+        if self.rate_limit_count == 0 {
+            return Err(ConfigError::new(
+                "otp.rate_limit_count",
+                "must be at least 1",
+            ));
+        }
+        if self.rate_limit_window_secs == 0 {
+            return Err(ConfigError::new(
+                "otp.rate_limit_window_secs",
+                "must be at least 1",
+            ));
+        }
+        Ok(OtpSettings {
+            webhook_url,
+            timeout_ms: self.timeout_ms,
+            rate_limit_count: self.rate_limit_count,
+            rate_limit_window_secs: self.rate_limit_window_secs,
+        })
+    }
+}
+
+impl RawTsh {
+    /// `[tsh]`: TSH's inbound API (empty base URL = not configured), its timeout and our mTLS pair.
+    fn validate(&self, base: &Path) -> Result<TshSettings, ConfigError> {
+        let base_url = self.base_url.trim().trim_end_matches('/').to_owned();
+        if !base_url.is_empty() {
+            check_url("tsh.base_url", &base_url)?;
+        }
+        let timeout_ms = self.timeout_ms.unwrap_or(5000);
+        if !(100..=120_000).contains(&timeout_ms) {
+            return Err(ConfigError::new(
+                "tsh.timeout_ms",
+                "must be between 100 and 120000",
+            ));
+        }
+        let client_cert = non_empty(&self.client_cert).map(|f| resolve(base, f));
+        let client_key = non_empty(&self.client_key).map(|f| resolve(base, f));
+        match (&client_cert, &client_key) {
+            (Some(_), None) => Err(ConfigError::new(
+                "tsh.client_key",
+                "required when tsh.client_cert is set",
+            )),
+            (None, Some(_)) => Err(ConfigError::new(
+                "tsh.client_cert",
+                "required when tsh.client_key is set",
+            )),
+            _ => Ok(TshSettings {
+                base_url,
+                timeout_ms,
+                client_cert,
+                client_key,
+                ca_file: non_empty(&self.ca_file).map(|f| resolve(base, f)),
+                encryption_cert: non_empty(&self.encryption_cert).map(|f| resolve(base, f)),
+            }),
+        }
+    }
+}
+
+impl RawLog {
+    /// `[log]`: pretty (default) or JSON lines, and the level filter (default `info`).
+    fn validate(self) -> Result<LogSettings, ConfigError> {
+        let format = match self
+            .format
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None | Some("pretty") | Some("text") => LogFormat::Pretty,
+            Some("json") => LogFormat::Json,
+            Some(_) => return Err(ConfigError::new("log.format", "must be pretty or json")),
+        };
+        Ok(LogSettings {
+            format,
+            level: self.level.unwrap_or_else(|| "info".to_owned()),
+        })
     }
 }
 
