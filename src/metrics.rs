@@ -51,6 +51,12 @@ struct OutcomeLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SyncLabels {
+    kind: &'static str,
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct NotificationLabels {
     action: String,
     outcome: String,
@@ -131,6 +137,7 @@ struct Metrics {
     tsh_calls: Family<TshCallLabels, Counter>,
     event_deliveries: Family<OutcomeLabel, Counter>,
     orphans: Family<OrphanLabels, Counter>,
+    token_sync: Family<SyncLabels, Counter>,
 }
 
 impl Metrics {
@@ -148,6 +155,7 @@ impl Metrics {
             tsh_calls: Family::default(),
             orphans: Family::default(),
             event_deliveries: Family::default(),
+            token_sync: Family::default(),
         };
         let registry = &mut metrics.registry;
         registry.register(
@@ -205,6 +213,20 @@ impl Metrics {
             "Outbound event feed delivery attempts: delivered, failed_attempt",
             metrics.event_deliveries.clone(),
         );
+        registry.register(
+            "token_sync",
+            "Keeping tokens in step with TSH: held-notification checks, reconciliation runs and drift, expired issuer operations, by kind and outcome",
+            metrics.token_sync.clone(),
+        );
+        for (kind, outcomes) in TOKEN_SYNC_OUTCOMES {
+            for outcome in outcomes {
+                drop(
+                    metrics
+                        .token_sync
+                        .get_or_create(&SyncLabels { kind, outcome }),
+                );
+            }
+        }
         for outcome in EVENT_DELIVERY_OUTCOMES {
             drop(
                 metrics
@@ -328,6 +350,60 @@ pub fn tsh_call(operation: &str, outcome: &str) {
             outcome: outcome.to_owned(),
         })
         .inc();
+}
+
+/// `token_sync_total` series: kind → its outcomes (a closed set, created at 0).
+pub const TOKEN_SYNC_OUTCOMES: [(&str, &[&str]); 4] = [
+    (
+        "state_check",
+        &["confirmed", "corrected", "gave_up", "failed_attempt"],
+    ),
+    (
+        "reconciliation_run",
+        &["completed", "completed_with_failures"],
+    ),
+    (
+        "drift",
+        &[
+            "transitioned",
+            "created",
+            "kept_deleted",
+            "unknown_to_tsh",
+            "unreadable_status",
+        ],
+    ),
+    (
+        "expired_operation",
+        &["confirmed", "failed", "tsh_unavailable"],
+    ),
+];
+
+fn token_sync(kind: &'static str, outcome: &'static str) {
+    metrics()
+        .token_sync
+        .get_or_create(&SyncLabels { kind, outcome })
+        .inc();
+}
+
+/// A held notification's check with TSH ended (`confirmed`, `corrected`, `gave_up`,
+/// `failed_attempt`).
+pub fn state_check(outcome: &'static str) {
+    token_sync("state_check", outcome);
+}
+
+/// A reconciliation run finished (`completed`, `completed_with_failures`).
+pub fn reconciliation_run(status: &'static str) {
+    token_sync("reconciliation_run", status);
+}
+
+/// One difference between our state and TSH's (the drift action).
+pub fn drift(action: &'static str) {
+    token_sync("drift", action);
+}
+
+/// An expired issuer operation was settled with TSH (`confirmed`, `failed`, `tsh_unavailable`).
+pub fn expired_operation(outcome: &'static str) {
+    token_sync("expired_operation", outcome);
 }
 
 /// Outcomes of one event delivery attempt.

@@ -193,8 +193,8 @@ impl Application {
 
     /// Runs until a shutdown signal (SIGTERM, SIGINT): the server stops accepting and finishes the
     /// requests in flight, then background work drains (see [`Application::drain`]) and the store
-    /// is flushed. Background loops (the event feed's delivery, counter pruning) run beside the
-    /// server on this task's runtime, never on the HTTP workers.
+    /// is flushed. Background loops (the event feed's delivery, counter pruning, keeping tokens in
+    /// step with TSH) run beside the server on this task's runtime, never on the HTTP workers.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let svc = self.services.clone().into_inner();
         let background = svc.background.clone();
@@ -203,6 +203,7 @@ impl Application {
             background.spawn(feed);
         }
         background.spawn(crate::service::velocity::prune_periodically(svc.clone()));
+        background.spawn(crate::service::sync_worker::run(svc.clone()));
         let result = self.server.await;
         drain(&svc).await;
         result

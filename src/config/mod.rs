@@ -3,11 +3,13 @@
 //! naming the key.
 
 mod events;
+mod lifecycle;
 mod load;
 mod settings;
 mod token_for_token;
 
 pub use events::{EventsSettings, DEV_EVENTS_SECRET};
+pub use lifecycle::LifecycleSettings;
 pub use load::{load, LoadOptions};
 pub use settings::{
     BinProduct, CardsSettings, ConfigError, ConsoleSettings, CryptoSettings, IssuerSettings,

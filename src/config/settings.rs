@@ -55,6 +55,7 @@ pub(super) struct RawSettings {
     events: super::events::RawEvents,
     #[serde(default)]
     token_for_token: super::token_for_token::RawTokenForToken,
+    lifecycle: super::lifecycle::RawLifecycle,
     #[serde(default)]
     log: RawLog,
     #[serde(default)]
@@ -281,6 +282,7 @@ pub struct Settings {
     pub tsh: TshSettings,
     pub events: super::events::EventsSettings,
     pub token_for_token: super::token_for_token::TokenForTokenSettings,
+    pub lifecycle: super::lifecycle::LifecycleSettings,
     pub log: LogSettings,
     pub console: ConsoleSettings,
 }
@@ -611,6 +613,7 @@ impl RawSettings {
             console: validate_console(&self.console)?,
             events: self.events.validate(production)?,
             token_for_token: self.token_for_token.validate()?,
+            lifecycle: self.lifecycle.validate()?,
         };
         if production {
             settings.refuse_dev_secrets(

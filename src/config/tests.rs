@@ -66,6 +66,10 @@ fn local_toml_uses_only_the_listed_dev_secrets() {
         !settings.events.enabled(),
         "the feed is off until events.webhook_url is set"
     );
+    assert_eq!(
+        settings.lifecycle.reconcile_interval_secs, 0,
+        "no periodic reconciliation in local runs"
+    );
 }
 
 #[test]
@@ -139,6 +143,13 @@ fn bad_values_are_refused_naming_the_key() {
         ),
         ("event timeout of 0", "events.timeout_ms", "0"),
         ("event concurrency of 0", "events.concurrency", "0"),
+        (
+            "reconciliation every 5 s",
+            "lifecycle.reconcile_interval_secs",
+            "5",
+        ),
+        ("no check attempt", "lifecycle.check_max_attempts", "0"),
+        ("poll of 0 ms", "lifecycle.poll_interval_ms", "0"),
     ];
     for (name, key, value) in cases {
         let err = refusal("local", &[(key, value)]);

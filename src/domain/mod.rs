@@ -15,10 +15,12 @@ pub mod idv;
 pub mod lineage;
 pub mod original_token;
 pub mod pan;
+pub mod reconciliation;
 pub mod secret;
 pub mod signals;
 pub mod time;
 pub mod token;
+pub mod token_sync;
 pub mod tsh_operation;
 
 pub use audit::{AuditEntry, AuditOutcome};
@@ -31,9 +33,13 @@ pub use event::{EventStatus, OutboxEvent};
 pub use idv::{IdvMethod, IdvMethodType};
 pub use original_token::OriginalToken;
 pub use pan::{Pan, PanError};
+pub use reconciliation::{
+    Drift, DriftAction, ReconcileFailure, ReconcileStatus, ReconciliationReport,
+};
 pub use secret::Secret;
 pub use token::{
     LifecycleAction, NotificationOutcome, TokenError, TokenRecord, TokenRequestorInfo, TokenState,
     Transition,
 };
+pub use token_sync::{Suspicion, TokenSync};
 pub use tsh_operation::{OperationConfirmation, OperationStatus, TshOperation};

@@ -231,6 +231,9 @@ pub enum NotificationOutcome {
     ErrorRecorded,
     /// The exact same notification was received before.
     Duplicate,
+    /// It contradicts recent history: recorded and held until TSH's `getTokenInfo` says which
+    /// state is right (`service::state_checks`); no state change yet.
+    HeldForCheck,
 }
 
 impl NotificationOutcome {
@@ -244,6 +247,7 @@ impl NotificationOutcome {
             NotificationOutcome::TerminalIgnored => "terminal_ignored",
             NotificationOutcome::ErrorRecorded => "error_recorded",
             NotificationOutcome::Duplicate => "duplicate",
+            NotificationOutcome::HeldForCheck => "held_for_check",
         }
     }
 }

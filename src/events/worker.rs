@@ -131,14 +131,17 @@ impl EventFeed {
             }
         }
         let settings = self.settings.clone();
-        let id = event.id;
+        let (id, resends) = (event.id, event.resends);
         store
             .write(move |tx| {
                 let Some(mut current) = tx.event(&id)? else {
                     return Err(TxError::abort("the event vanished from the outbox"));
                 };
-                // Staff may have re-queued it meanwhile; only a pending event records attempts.
-                if current.status == crate::domain::EventStatus::Pending {
+                // Re-queued by staff while this attempt was in flight: that resend still stands
+                // (the event goes out again), so this attempt is not recorded over it.
+                if current.status == crate::domain::EventStatus::Pending
+                    && current.resends == resends
+                {
                     let (ms, now) = (now_ms(), now_rfc3339());
                     schedule::record_attempt(
                         &mut current,

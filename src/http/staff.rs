@@ -1,14 +1,14 @@
 //! The staff API's routes (service-interface.md), registered in one place: reads
 //! (`staff_reads`), actions (`staff_actions`), the rules endpoints (`staff_rules`), the event
-//! feed (`staff_events`) and token lineage (`staff_lineage`). Callers
-//! are authenticated by the `staff_auth` extractors; lists take `staff_params::Paging`. Nothing
+//! feed (`staff_events`), token lineage (`staff_lineage`) and keeping tokens in step with TSH
+//! (`staff_sync`). Callers are authenticated by the `staff_auth` extractors; lists take `staff_params::Paging`. Nothing
 //! else lives here, so no sibling needs to import this module.
 
 use actix_web::web;
 
 use super::{
     staff_actions as actions, staff_events as events, staff_lineage as lineage,
-    staff_reads as reads, staff_rules as rules,
+    staff_reads as reads, staff_rules as rules, staff_sync as sync,
 };
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -30,6 +30,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/tokens/{virtual_card_id}/lineage",
             web::get().to(lineage::token_lineage),
+        )
+        .route(
+            "/tokens/{virtual_card_id}/sync",
+            web::get().to(sync::get_token_sync),
         )
         .route("/lineage/orphans", web::get().to(lineage::list_orphans))
         .route(

@@ -10,6 +10,7 @@
 //! transition, link the enrolment.
 
 use super::lineage::{self, DeathFollowup};
+use super::state_checks::{screen, ScreenContext, Screened};
 use super::staff_actions::{match_issuer_operation, IssuerOperationMatch, CHANNEL_API};
 use super::{original_token_record, CallContext, Refusal, Services};
 use crate::domain::callbacks::{MessageBody, NotificationInput};
@@ -69,6 +70,8 @@ struct Change {
     dedupe: String,
     /// `token_for_token.on_original_death`.
     policy: OnOriginalDeath,
+    /// How suspect notifications are screened (issue 11).
+    screen: ScreenContext,
 }
 
 /// What a notification did, and the original-death policy's follow-up: tokens to suspend through
@@ -104,6 +107,10 @@ pub async fn notify(
         correlation_id: ctx.correlation_id.clone(),
         dedupe,
         policy: svc.settings.token_for_token.on_original_death,
+        screen: ScreenContext {
+            window_secs: svc.settings.lifecycle.resume_suspend_window_secs,
+            tsh_configured: svc.tsh.is_configured(),
+        },
         input,
     };
     let (outcome, followup) = svc
@@ -174,6 +181,22 @@ fn apply(tx: &dyn Tx, change: &Change) -> Result<(NotificationOutcome, DeathFoll
             .is_some_and(|t| t.activated_time.is_some()),
         initial,
     );
+    // Issue 11: a notification contradicting recent history waits for TSH's word.
+    let plan = screen(
+        tx,
+        change.screen,
+        existing.as_ref(),
+        &Screened {
+            virtual_card_id: input.virtual_card_id.as_str(),
+            issuer_card_ref_id: input.card_ref.as_str(),
+            action: &input.action,
+            source: input.source.clone().map(|s| s.to_ascii_uppercase()),
+            correlation_id: &change.correlation_id,
+            has_error: input.error_code.is_some(),
+            now: &now,
+        },
+        plan,
+    )?;
     let is_new = existing.is_none();
     let mut token = existing
         .unwrap_or_else(|| new_token(change, enrollment.as_ref(), initial, summary.clone(), &now));
@@ -265,7 +288,9 @@ fn update_token(
     }
     let terminal_or_stale = matches!(
         plan.outcome,
-        NotificationOutcome::TerminalIgnored | NotificationOutcome::StaleIgnored
+        NotificationOutcome::TerminalIgnored
+            | NotificationOutcome::StaleIgnored
+            | NotificationOutcome::HeldForCheck
     );
     if !terminal_or_stale {
         update_wallet_attributes(token, change);

@@ -22,6 +22,10 @@ pub mod search;
 pub mod staff_actions;
 pub mod staff_queries;
 pub mod standin;
+pub mod state_checks;
+pub mod sync_worker;
+pub mod token_sync_views;
+pub mod tsh_word;
 pub mod velocity;
 
 use std::sync::Arc;

@@ -12,8 +12,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use super::counters::{Cell, MemberId, SeriesId, Span};
 use super::{Tx, TxError};
 use crate::domain::{
-    AuditEntry, CardRecord, DecisionRecord, Enrollment, OutboxEvent, TokenRecord, Transition,
-    TshOperation,
+    AuditEntry, CardRecord, DecisionRecord, Enrollment, OutboxEvent, ReconciliationReport,
+    TokenRecord, TokenSync, Transition, TshOperation,
 };
 
 pub(super) struct EventingTx<'a> {
@@ -129,5 +129,14 @@ impl Tx for EventingTx<'_> {
     }
     fn event(&self, id: &str) -> Result<Option<OutboxEvent>, TxError> {
         self.inner.event(id)
+    }
+    fn token_sync(&self, virtual_card_id: &str) -> Result<Option<TokenSync>, TxError> {
+        self.inner.token_sync(virtual_card_id)
+    }
+    fn put_token_sync(&self, sync: &TokenSync) -> Result<(), TxError> {
+        self.inner.put_token_sync(sync)
+    }
+    fn put_reconciliation(&self, report: &ReconciliationReport) -> Result<(), TxError> {
+        self.inner.put_reconciliation(report)
     }
 }

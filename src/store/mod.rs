@@ -12,6 +12,7 @@ mod eventing;
 mod events;
 mod group_commit;
 mod lifecycle_ops;
+mod lifecycle_sync;
 mod lineage_ops;
 mod search_ops;
 mod sled_backend;
@@ -25,8 +26,8 @@ use serde::Serialize;
 use counters::{Cell, MemberId, SeriesId, Span};
 
 use crate::domain::{
-    AuditEntry, CardRecord, DecisionRecord, Enrollment, OutboxEvent, TokenRecord, Transition,
-    TshOperation,
+    AuditEntry, CardRecord, DecisionRecord, Enrollment, OutboxEvent, ReconciliationReport,
+    TokenRecord, TokenSync, Transition, TshOperation,
 };
 pub use group_commit::GroupCommit;
 pub use sled_backend::SledBackend;
@@ -127,6 +128,12 @@ pub trait Tx {
     fn event(&self, id: &str) -> Result<Option<OutboxEvent>, TxError>;
     /// Refuses a signed-out console session until `until` (Unix seconds, its own expiry).
     fn revoke_session(&self, session_id: &str, until: u64) -> Result<(), TxError>;
+    /// A token's synchronisation record with TSH (held notifications, pending operation).
+    fn token_sync(&self, virtual_card_id: &str) -> Result<Option<TokenSync>, TxError>;
+    /// Writes it; the backend keeps an index of the tokens whose `check` is set.
+    fn put_token_sync(&self, sync: &TokenSync) -> Result<(), TxError>;
+    /// Writes a reconciliation report (new or updated), keyed by its id.
+    fn put_reconciliation(&self, report: &ReconciliationReport) -> Result<(), TxError>;
 }
 
 /// Pagination request: zero-based `start_index`, at most `count` items.

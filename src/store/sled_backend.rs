@@ -17,13 +17,14 @@ use super::sled_sync::SledSync;
 use super::{StoreError, Tx, TxError, TxErrorKind, SCHEMA_VERSION};
 use crate::domain::event::event_sequence;
 use crate::domain::lineage::is_listed_orphan;
+use crate::domain::reconciliation::reconciliation_sequence;
 use crate::domain::{
-    AuditEntry, CardRecord, DecisionRecord, Enrollment, EventStatus, OutboxEvent, TokenRecord,
-    Transition, TshOperation,
+    AuditEntry, CardRecord, DecisionRecord, Enrollment, EventStatus, OperationStatus, OutboxEvent,
+    ReconciliationReport, TokenRecord, TokenSync, Transition, TshOperation,
 };
 
 /// Tree names, in the order of the transaction's tree list.
-const TREES: [&str; 24] = [
+const TREES: [&str; 28] = [
     "issuercardrefid_card",
     "panfingerprint_issuercardrefid",
     "correlationid_enrollment",
@@ -48,6 +49,10 @@ const TREES: [&str; 24] = [
     "cardlast4_issuercardrefid",
     "tokenlast4_virtualcardid",
     "sessionid_expiresat",
+    "virtualcardid_tokensync",
+    "checkvirtualcardid_empty",
+    "pendingcorrelationid_empty",
+    "reconciliationseq_report",
 ];
 const CARDS: usize = 0;
 const PAN_INDEX: usize = 1;
@@ -95,6 +100,10 @@ impl ListIndex {
 const CARDS_BY_LAST4: usize = 21;
 const TOKENS_BY_LAST4: usize = 22;
 const REVOKED_SESSIONS: usize = 23;
+const TOKEN_SYNC: usize = 24;
+const CHECKS: usize = 25;
+const PENDING_OPERATIONS: usize = 26;
+const RECONCILIATIONS: usize = 27;
 
 /// `meta` key set once the last-four search indexes cover every record written before they
 /// existed; see [`SledBackend::backfill_search_indexes`].
@@ -550,6 +559,56 @@ impl SledBackend {
 #[path = "sled_counters.rs"]
 mod counters;
 
+impl SledBackend {
+    pub fn token_sync(&self, virtual_card_id: &str) -> Result<Option<TokenSync>, StoreError> {
+        self.get(TOKEN_SYNC, virtual_card_id.as_bytes())
+    }
+
+    /// Sync records of the tokens with a pending check, by virtual card id.
+    pub fn tokens_with_checks(
+        &self,
+    ) -> impl Iterator<Item = Result<Option<TokenSync>, StoreError>> + '_ {
+        self.trees[CHECKS].iter().map(move |entry| {
+            let (key, _) = entry.map_err(io)?;
+            self.get(TOKEN_SYNC, &key)
+        })
+    }
+
+    /// Issuer operations still pending, by correlation id.
+    pub fn pending_tsh_operations(
+        &self,
+    ) -> impl Iterator<Item = Result<Option<TshOperation>, StoreError>> + '_ {
+        self.trees[PENDING_OPERATIONS].iter().map(move |entry| {
+            let (key, _) = entry.map_err(io)?;
+            self.get(TSH_OPERATIONS, &key)
+        })
+    }
+
+    pub fn reconciliation(&self, id: &str) -> Result<Option<ReconciliationReport>, StoreError> {
+        match reconciliation_sequence(id) {
+            Some(seq) => self.get(RECONCILIATIONS, &seq.to_be_bytes()),
+            None => Ok(None),
+        }
+    }
+
+    pub fn reconciliations_newest_first(
+        &self,
+    ) -> impl Iterator<Item = Result<ReconciliationReport, StoreError>> {
+        self.trees[RECONCILIATIONS].iter().rev().map(|entry| {
+            let (_, bytes) = entry.map_err(io)?;
+            decode(&bytes)
+        })
+    }
+
+    /// Every card, in reference order.
+    pub fn all_cards(&self) -> impl Iterator<Item = Result<CardRecord, StoreError>> {
+        self.trees[CARDS].iter().map(|entry| {
+            let (_, bytes) = entry.map_err(io)?;
+            decode(&bytes)
+        })
+    }
+}
+
 struct SledTx<'a> {
     trees: &'a [TransactionalTree],
 }
@@ -756,6 +815,12 @@ impl Tx for SledTx<'_> {
     }
 
     fn put_tsh_operation(&self, operation: &TshOperation) -> Result<(), TxError> {
+        let cid = operation.correlation_id.as_bytes();
+        if operation.status == OperationStatus::Pending {
+            self.trees[PENDING_OPERATIONS].insert(cid, &[] as &[u8])?;
+        } else {
+            self.trees[PENDING_OPERATIONS].remove(cid)?;
+        }
         self.put(
             TSH_OPERATIONS,
             operation.correlation_id.as_bytes(),
@@ -793,5 +858,26 @@ impl Tx for SledTx<'_> {
             Some(seq) => self.get(EVENTS, &seq.to_be_bytes()),
             None => Ok(None),
         }
+    }
+
+    fn token_sync(&self, virtual_card_id: &str) -> Result<Option<TokenSync>, TxError> {
+        self.get(TOKEN_SYNC, virtual_card_id.as_bytes())
+    }
+
+    fn put_token_sync(&self, sync: &TokenSync) -> Result<(), TxError> {
+        let vcid = sync.virtual_card_id.as_bytes();
+        if sync.check.is_some() {
+            self.trees[CHECKS].insert(vcid, &[] as &[u8])?;
+        } else {
+            self.trees[CHECKS].remove(vcid)?;
+        }
+        self.put(TOKEN_SYNC, vcid, sync)
+    }
+
+    fn put_reconciliation(&self, report: &ReconciliationReport) -> Result<(), TxError> {
+        let key = reconciliation_sequence(&report.reconciliation_id)
+            .ok_or_else(|| TxError::abort("reconciliation id must be rec- and 16 hex digits"))?
+            .to_be_bytes();
+        self.put(RECONCILIATIONS, &key, report)
     }
 }

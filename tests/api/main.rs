@@ -15,6 +15,7 @@ mod eligibility;
 mod events;
 mod fixtures_replay;
 mod hardening;
+mod lifecycle_sync;
 mod mock_tsh;
 mod notifications;
 mod observability;
