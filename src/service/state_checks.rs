@@ -12,6 +12,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::config::LifecycleSettings;
+use crate::domain::lineage::OnOriginalDeath;
 use crate::domain::time::{now_rfc3339, parse_rfc3339};
 use crate::domain::token::{plan_notification, transition_type, StatePlan};
 use crate::domain::token_sync::{
@@ -20,6 +21,7 @@ use crate::domain::token_sync::{
 use crate::domain::{
     LifecycleAction, NotificationOutcome, TokenRecord, TokenState, TokenSync, Transition,
 };
+use crate::service::lineage::{self, DeathFollowup};
 use crate::service::tsh_word::{self, Settlement, TshWord};
 use crate::service::Services;
 use crate::store::{StoreError, Tx, TxError};
@@ -184,6 +186,7 @@ async fn settle(svc: &Services, sync: &TokenSync) -> Result<(), StoreError> {
     };
     let give_up_now = !svc.tsh.is_configured();
     let settings = svc.settings.lifecycle.clone();
+    let policy = svc.settings.token_for_token.on_original_death;
     let vcid = sync.virtual_card_id.clone();
     let outcome = svc
         .store
@@ -197,23 +200,24 @@ async fn settle(svc: &Services, sync: &TokenSync) -> Result<(), StoreError> {
             let outcome = match &answer {
                 Ok((state, status, wallet)) => {
                     let word = (*state, status.as_str(), wallet.clone());
-                    conclude(tx, &mut sync, check, asked, word, &correlation_id)?
+                    conclude(tx, &mut sync, check, asked, word, &correlation_id, policy)?
                 }
                 Err(error) if give_up_now || check.attempts + 1 >= settings.check_max_attempts => {
-                    give_up(tx, &mut sync, check, asked, error)?
+                    give_up(tx, &mut sync, check, asked, error, policy)?
                 }
                 Err(error) => {
                     sync.check = Some(retry_later(check, error, &settings));
-                    "failed_attempt"
+                    ("failed_attempt", DeathFollowup::default())
                 }
             };
             tx.put_token_sync(&sync)?;
             Ok(Some(outcome))
         })
         .await?;
-    if let Some(outcome) = outcome {
+    if let Some((outcome, followup)) = outcome {
         crate::metrics::state_check(outcome);
         tracing::info!(virtual_card_id = %sync.virtual_card_id, outcome, "held notification checked with TSH");
+        tsh_word::complete_followup(svc, followup).await;
     }
     Ok(())
 }
@@ -256,7 +260,8 @@ fn conclude(
     asked: usize,
     (state, status, wallet): (TokenState, &str, Option<String>),
     correlation_id: &str,
-) -> Result<&'static str, TxError> {
+    policy: OnOriginalDeath,
+) -> Result<(&'static str, DeathFollowup), TxError> {
     let card = check.issuer_card_ref_id.clone();
     let (held, rest) = split(check, asked);
     let before = tx.token(&sync.virtual_card_id)?.map(|t| t.state);
@@ -274,7 +279,7 @@ fn conclude(
         correlation_id: correlation_id.to_owned(),
         wallet_provider_id: wallet,
     };
-    let settled = tsh_word::apply(tx, &word)?;
+    let (settled, followup) = tsh_word::apply(tx, &word, policy)?;
     let after = match settled {
         Settlement::Moved { to, .. } | Settlement::Created(to) => to,
         Settlement::Unchanged | Settlement::KeptDeleted => before.unwrap_or(state),
@@ -287,10 +292,11 @@ fn conclude(
         created_time: now_rfc3339(),
     });
     sync.check = rest;
-    Ok(match settled {
+    let outcome = match settled {
         Settlement::Moved { .. } | Settlement::Created(_) => "corrected",
         Settlement::Unchanged | Settlement::KeptDeleted => "confirmed",
-    })
+    };
+    Ok((outcome, followup))
 }
 
 /// TSH could not be asked: the ordering rule decides each held notification, in arrival order,
@@ -301,14 +307,16 @@ fn give_up(
     check: StateCheck,
     asked: usize,
     error: &str,
-) -> Result<&'static str, TxError> {
+    policy: OnOriginalDeath,
+) -> Result<(&'static str, DeathFollowup), TxError> {
     let (held, rest) = split(check, asked);
     let now = now_rfc3339();
     let Some(mut token) = tx.token(&sync.virtual_card_id)? else {
         sync.check = rest;
-        return Ok("gave_up");
+        return Ok(("gave_up", DeathFollowup::default()));
     };
     let before = token.state;
+    let mut followup = DeathFollowup::default();
     for h in &held {
         let action = LifecycleAction::from(h.action.clone());
         let plan = plan_notification(
@@ -333,6 +341,10 @@ fn give_up(
                 correlation_id: h.correlation_id.clone(),
                 created_time: now.clone(),
             })?;
+            tx.put_token(&token)?;
+            let more =
+                lineage::on_state_change(tx, &token, (from, to), policy, &h.correlation_id, &now)?;
+            merge(&mut followup, more);
         }
         sync.note_ambiguity(Ambiguity {
             action: h.action.clone(),
@@ -355,5 +367,17 @@ fn give_up(
         created_time: now,
     });
     sync.check = rest;
-    Ok("gave_up")
+    Ok(("gave_up", followup))
+}
+
+/// Several state changes in one transaction: their policy follow-ups, together.
+fn merge(into: &mut DeathFollowup, more: DeathFollowup) {
+    if more.flagged.is_empty() {
+        return;
+    }
+    into.flagged.extend(more.flagged);
+    into.suspend.extend(more.suspend);
+    into.policy = more.policy;
+    into.original_state = more.original_state;
+    into.reason = more.reason;
 }

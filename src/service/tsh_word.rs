@@ -5,10 +5,12 @@
 //! knows and we do not is created in TSH's state; a DELETED token is never revived, whatever TSH
 //! says (`domain::token_sync::take_tsh_state`). Must not call TSH (callers bring its answer).
 
+use crate::domain::lineage::OnOriginalDeath;
 use crate::domain::time::now_rfc3339;
 use crate::domain::token::transition_type;
 use crate::domain::token_sync::take_tsh_state;
 use crate::domain::{TokenRecord, TokenState, Transition};
+use crate::service::lineage::{self, DeathFollowup};
 use crate::store::{Tx, TxError};
 
 /// Channel of transitions the service makes on its own (Marqeta's `SYSTEM`).
@@ -47,17 +49,24 @@ pub enum Settlement {
     KeptDeleted,
 }
 
-/// Applies TSH's state to the token (creating it under `issuer_card_ref_id` if unknown).
-pub fn apply(tx: &dyn Tx, word: &TshWord) -> Result<Settlement, TxError> {
+/// Applies TSH's state to the token (creating it under `issuer_card_ref_id` if unknown), and
+/// runs the original-death policy on the change like any other state change
+/// (`service::lineage::on_state_change`); the caller completes the follow-up after the commit.
+pub fn apply(
+    tx: &dyn Tx,
+    word: &TshWord,
+    policy: OnOriginalDeath,
+) -> Result<(Settlement, DeathFollowup), TxError> {
     let now = now_rfc3339();
     let (mut token, from) = match tx.token(&word.virtual_card_id)? {
         Some(token) => {
             let Some(to) = take_tsh_state(token.state, word.state) else {
-                return Ok(if token.state.is_terminal() && word.state != token.state {
+                let settled = if token.state.is_terminal() && word.state != token.state {
                     Settlement::KeptDeleted
                 } else {
                     Settlement::Unchanged
-                });
+                };
+                return Ok((settled, DeathFollowup::default()));
             };
             let from = token.state;
             let mut token = token;
@@ -84,13 +93,31 @@ pub fn apply(tx: &dyn Tx, word: &TshWord) -> Result<Settlement, TxError> {
         created_time: now,
     })?;
     tx.put_token(&token)?;
-    Ok(match from {
+    let followup = lineage::on_state_change(
+        tx,
+        &token,
+        (from, word.state),
+        policy,
+        &word.correlation_id,
+        &token.last_modified_time,
+    )?;
+    let settled = match from {
         Some(from) => Settlement::Moved {
             from,
             to: word.state,
         },
         None => Settlement::Created(word.state),
-    })
+    };
+    Ok((settled, followup))
+}
+
+/// After the transaction committed: counts what the policy flagged and suspends through TSH what
+/// it asked to (the same follow-up a notification runs).
+pub async fn complete_followup(svc: &super::Services, followup: DeathFollowup) {
+    lineage::count_flagged(&followup);
+    if !followup.suspend.is_empty() {
+        lineage::suspend_descendants(svc, followup).await;
+    }
 }
 
 /// A token learnt from TSH: its identifiers and state, nothing else is known yet.
