@@ -42,4 +42,6 @@ pub use token::{
     Transition,
 };
 pub use token_sync::{Suspicion, TokenSync};
-pub use tsh_operation::{OperationConfirmation, OperationStatus, TshOperation};
+pub use tsh_operation::{
+    OperationConfirmation, OperationExpiry, OperationStatus, TokenOutcome, TshOperation,
+};

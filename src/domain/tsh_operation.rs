@@ -82,11 +82,73 @@ pub struct TshOperation {
     pub tsh_accepted_time: Option<String>,
     #[serde(default)]
     pub confirmations: Vec<OperationConfirmation>,
+    /// Set once the operation outlived `lifecycle.pending_timeout_secs` without every notification:
+    /// it is then settled by asking TSH (`service::pending_ops`).
+    #[serde(default)]
+    pub expiry: Option<OperationExpiry>,
     pub created_time: String,
     pub last_modified_time: String,
 }
 
+/// How an expired operation is being (or was) settled with TSH's `getTokenInfo`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OperationExpiry {
+    pub expired_time: String,
+    /// `getTokenInfo` rounds that failed (TSH unreachable); retried with backoff.
+    #[serde(default)]
+    pub attempts: u32,
+    #[serde(default)]
+    pub next_attempt_at_ms: u64,
+    #[serde(default)]
+    pub last_error: Option<String>,
+    /// When TSH's answers settled it (CONFIRMED or FAILED).
+    #[serde(default)]
+    pub settled_time: Option<String>,
+}
+
+/// Where one token of an operation stands (the per-token outcome of a card-level action).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TokenOutcome {
+    pub virtual_card_id: String,
+    /// `pending`, `confirmed` (TSH's notification or, after expiry, its getTokenInfo) or
+    /// `failed` (an errorCode, or TSH reports another state).
+    pub outcome: &'static str,
+    pub error_code: Option<i64>,
+    /// The notification's or settlement's own outcome word (`applied`, `settled_by_tsh`, ...).
+    pub detail: Option<String>,
+}
+
 impl TshOperation {
+    /// One entry per token the operation is expected to change, from its confirmations.
+    pub fn token_outcomes(&self) -> Vec<TokenOutcome> {
+        self.expected_virtual_card_ids
+            .iter()
+            .map(|vcid| {
+                let mine: Vec<&OperationConfirmation> = self
+                    .confirmations
+                    .iter()
+                    .filter(|c| &c.virtual_card_id == vcid)
+                    .collect();
+                let failed = mine
+                    .iter()
+                    .find(|c| c.error_code.is_some() || c.outcome == "tsh_disagrees");
+                let confirmed = mine.iter().find(|c| c.error_code.is_none());
+                let (outcome, chosen) = match (failed, confirmed) {
+                    (Some(f), _) => ("failed", Some(*f)),
+                    (None, Some(c)) => ("confirmed", Some(*c)),
+                    (None, None) if self.status == OperationStatus::Failed => ("failed", None),
+                    (None, None) => ("pending", None),
+                };
+                TokenOutcome {
+                    virtual_card_id: vcid.clone(),
+                    outcome,
+                    error_code: chosen.and_then(|c| c.error_code),
+                    detail: chosen.map(|c| c.outcome.clone()),
+                }
+            })
+            .collect()
+    }
+
     /// True when this operation is about the given token (directly or through its card).
     pub fn covers(&self, virtual_card_id: &str, issuer_card_ref_id: &str) -> bool {
         match &self.virtual_card_id {
@@ -153,6 +215,7 @@ mod tests {
             error: None,
             tsh_accepted_time: None,
             confirmations: Vec::new(),
+            expiry: None,
             created_time: "t".into(),
             last_modified_time: "t".into(),
         }
@@ -198,6 +261,27 @@ mod tests {
         op.confirm(confirmation("A", Some(221)));
         assert_eq!(op.status, OperationStatus::Failed);
         assert!(op.error.as_deref().unwrap().contains("221"));
+    }
+
+    #[test]
+    fn each_token_of_a_card_level_operation_has_its_own_outcome() {
+        let mut op = op(&["A", "B", "C"]);
+        op.confirm(confirmation("A", None));
+        op.confirm(confirmation("B", Some(221)));
+        let outcomes: Vec<(String, &str, Option<i64>)> = op
+            .token_outcomes()
+            .into_iter()
+            .map(|t| (t.virtual_card_id, t.outcome, t.error_code))
+            .collect();
+        assert_eq!(
+            outcomes,
+            [
+                ("A".to_owned(), "confirmed", None),
+                ("B".to_owned(), "failed", Some(221)),
+                ("C".to_owned(), "failed", None)
+            ],
+            "the operation failed as a whole, so C (never answered) is failed too"
+        );
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! The staff API's routes (service-interface.md), registered in one place: reads
 //! (`staff_reads`), actions (`staff_actions`), the rules endpoints (`staff_rules`), the event
 //! feed (`staff_events`), token lineage (`staff_lineage`) and keeping tokens in step with TSH
-//! (`staff_sync`). Callers are authenticated by the `staff_auth` extractors; lists take `staff_params::Paging`. Nothing
-//! else lives here, so no sibling needs to import this module.
+//! (`staff_sync`). Callers are authenticated by the `staff_auth` extractors; lists take
+//! `staff_params::Paging`. Nothing else lives here, so no sibling needs to import this module.
 
 use actix_web::web;
 
@@ -54,6 +54,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/tokentransitions",
             web::post().to(actions::create_transition),
+        )
+        .route(
+            "/tokentransitions",
+            web::get().to(sync::list_pending_operations),
         )
         .route(
             "/tokentransitions/{token}",

@@ -15,7 +15,9 @@ use super::body::{is_json_or_absent, read_limited};
 use super::error::{staff_action_status, StaffError};
 use super::staff_auth::Caller;
 use crate::contract::parse::{parse_object, typed};
-use crate::domain::{AuditOutcome, OperationConfirmation, Secret, TshOperation};
+use crate::domain::{
+    AuditOutcome, OperationConfirmation, OperationExpiry, Secret, TokenOutcome, TshOperation,
+};
 use crate::service::audit::{self, Actor, AuditDraft};
 use crate::service::cards::{self, CardInput};
 use crate::service::staff_actions::{
@@ -58,6 +60,10 @@ pub struct OperationView {
     requested_by: String,
     expected_virtual_card_ids: Vec<String>,
     confirmations: Vec<OperationConfirmation>,
+    /// Per token: `pending`, `confirmed` or `failed` (a card-level action reaches every token).
+    tokens: Vec<TokenOutcome>,
+    /// Set when it outlived `lifecycle.pending_timeout_secs` and is settled by asking TSH.
+    expiry: Option<OperationExpiry>,
     tsh_accepted_time: Option<String>,
     created_time: String,
     last_modified_time: String,
@@ -87,6 +93,8 @@ impl From<&TshOperation> for OperationView {
             requested_by: op.requested_by.clone(),
             expected_virtual_card_ids: op.expected_virtual_card_ids.clone(),
             confirmations: op.confirmations.clone(),
+            tokens: op.token_outcomes(),
+            expiry: op.expiry.clone(),
             tsh_accepted_time: op.tsh_accepted_time.clone(),
             created_time: op.created_time.clone(),
             last_modified_time: op.last_modified_time.clone(),

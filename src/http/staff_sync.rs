@@ -1,7 +1,9 @@
 //! Staff routes for keeping tokens in step with TSH (issue 11):
 //!
 //! - `GET /api/v1/tokens/{virtual_card_id}/sync` — held notifications waiting for TSH's word, the
-//!   last check, ambiguities the ordering rule decided alone, the pending issuer operation (viewer).
+//!   last check, ambiguities the ordering rule decided alone, the pending issuer operation (viewer);
+//! - `GET /api/v1/tokentransitions?status=PENDING` — issuer operations still waiting for TSH,
+//!   oldest first, with their expiry once they outlived `lifecycle.pending_timeout_secs` (viewer).
 //!
 //! Handlers authenticate and shape the answer; the records come from `service::token_sync_views`.
 
@@ -9,11 +11,42 @@ use actix_web::{web, HttpResponse};
 use serde_json::{json, Value};
 
 use super::error::StaffError;
+use super::staff_actions::OperationView;
 use super::staff_auth::Viewer;
 use crate::domain::token_sync::{Ambiguity, CheckResult, HeldNotification, StateCheck};
 use crate::domain::TokenSync;
 use crate::service::token_sync_views;
 use crate::service::Services;
+
+#[derive(Debug, serde::Deserialize)]
+pub struct OperationsQuery {
+    status: Option<String>,
+}
+
+/// `GET /api/v1/tokentransitions?status=PENDING`: every pending issuer operation (a bounded set:
+/// at most one per token), oldest first.
+pub async fn list_pending_operations(
+    _: Viewer,
+    query: web::Query<OperationsQuery>,
+    svc: web::Data<Services>,
+) -> Result<HttpResponse, StaffError> {
+    let status = query.status.as_deref().map(str::trim).unwrap_or("PENDING");
+    if !status.eq_ignore_ascii_case("PENDING") {
+        return Err(StaffError::InvalidParameter(
+            "status must be PENDING (one operation is read with GET /api/v1/tokentransitions/{token})"
+                .to_owned(),
+        ));
+    }
+    let ops = token_sync_views::pending_operations(&svc).await?;
+    let data: Vec<OperationView> = ops.iter().map(OperationView::from).collect();
+    Ok(HttpResponse::Ok().json(json!({
+        "count": data.len(),
+        "start_index": 0,
+        "end_index": data.len().saturating_sub(1),
+        "is_more": false,
+        "data": data,
+    })))
+}
 
 fn held_view(h: &HeldNotification) -> Value {
     json!({"action": h.action, "correlation_id": h.correlation_id,

@@ -10,8 +10,8 @@
 //! transition, link the enrolment.
 
 use super::lineage::{self, DeathFollowup};
-use super::state_checks::{screen, ScreenContext, Screened};
 use super::staff_actions::{match_issuer_operation, IssuerOperationMatch, CHANNEL_API};
+use super::state_checks::{screen, ScreenContext, Screened};
 use super::{original_token_record, CallContext, Refusal, Services};
 use crate::domain::callbacks::{MessageBody, NotificationInput};
 use crate::domain::decision::{DecisionSummary, LevelOfTrust};

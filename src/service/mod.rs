@@ -16,6 +16,7 @@ pub mod idv;
 pub mod lifecycle;
 pub mod lineage;
 pub mod otp;
+pub mod pending_ops;
 pub mod rules_admin;
 pub mod rules_state;
 pub mod search;

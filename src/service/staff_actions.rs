@@ -192,6 +192,7 @@ fn operation_record(
         error: None,
         tsh_accepted_time: None,
         confirmations: Vec::new(),
+        expiry: None,
         created_time: now.to_owned(),
         last_modified_time: now.to_owned(),
     }
@@ -285,9 +286,14 @@ async fn run_state_change(
         reason_code: plan.reason_code.clone(),
     };
     let record = operation_record(plan, &correlation_id, actor, &now_rfc3339());
-    svc.store
-        .write(move |tx| tx.put_tsh_operation(&record))
+    // One operation at a time per token (issue 11): 409 while one of them waits for another.
+    let busy = svc
+        .store
+        .write(move |tx| super::pending_ops::record_pending(tx, &record))
         .await?;
+    if let Err(message) = busy {
+        return Err(refuse(svc, actor, &subject, ActionError::Conflict(message)).await);
+    }
     let result = svc.tsh.update_card_state(&correlation_id, &request).await;
     finish_operation(svc, actor, subject, correlation_id, result).await
 }
@@ -508,7 +514,11 @@ pub async fn replace_card(
         reason: None,
     };
     let record = operation_record(plan, &correlation_id, actor, &now_rfc3339());
-    record_replacement(svc, issuer_card_ref_id, new_card, exp, record).await?;
+    // One operation at a time per token (issue 11): 409 while one of them waits for another.
+    if let Err(message) = record_replacement(svc, issuer_card_ref_id, new_card, exp, record).await?
+    {
+        return Err(refuse(svc, actor, &subject, ActionError::Conflict(message)).await);
+    }
     let update = UpdateCard {
         issuer_card_ref_id: issuer_card_ref_id.to_owned(),
         new_issuer_card_ref_id: new_reference,
@@ -581,17 +591,23 @@ fn cannot_send_card_data(svc: &Services) -> Option<TshError> {
     }
 }
 
-/// Writes the new card (or the old card's new expiry) and the pending operation, together.
+/// Writes the new card (or the old card's new expiry) and the pending operation, together;
+/// `Ok(Err(message))` writes nothing: a token of the card waits for another operation.
 async fn record_replacement(
     svc: &Services,
     old_reference: &str,
     new_card: Option<CardRecord>,
     exp: Expiry,
     operation: TshOperation,
-) -> Result<(), StoreError> {
+) -> Result<Result<(), String>, StoreError> {
     let old_reference = old_reference.to_owned();
     svc.store
         .write(move |tx| {
+            if let Some(message) =
+                super::pending_ops::blocking_operation(tx, &operation.expected_virtual_card_ids)?
+            {
+                return Ok(Err(message));
+            }
             let now = now_rfc3339();
             match &new_card {
                 Some(card) if card.issuer_card_ref_id != old_reference => {
@@ -611,7 +627,8 @@ async fn record_replacement(
                     }
                 }
             }
-            tx.put_tsh_operation(&operation)
+            super::pending_ops::mark_pending(tx, &operation)?;
+            Ok::<_, TxError>(Ok(()))
         })
         .await
 }

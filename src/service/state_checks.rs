@@ -22,6 +22,7 @@ use crate::domain::{
     LifecycleAction, NotificationOutcome, TokenRecord, TokenState, TokenSync, Transition,
 };
 use crate::service::lineage::{self, DeathFollowup};
+use crate::service::staff_actions::AnswerStatus;
 use crate::service::tsh_word::{self, Settlement, TshWord};
 use crate::service::Services;
 use crate::store::{StoreError, Tx, TxError};
@@ -136,7 +137,7 @@ pub fn screen(
 type Answer = Result<(TokenState, String, Option<String>), String>;
 
 /// Settles every due check (bounded batch); returns how many were looked at.
-pub async fn run_due(svc: &Services) -> Result<usize, StoreError> {
+pub async fn run_due(svc: &Services, answer: AnswerStatus) -> Result<usize, StoreError> {
     let now = now_ms();
     let due: Vec<TokenSync> = svc
         .store
@@ -150,13 +151,17 @@ pub async fn run_due(svc: &Services) -> Result<usize, StoreError> {
         })
         .collect();
     for sync in &due {
-        settle(svc, sync).await?;
+        settle(svc, sync, answer).await?;
     }
     Ok(due.len())
 }
 
 /// Asks TSH about one token with a held notification, then records what follows.
-async fn settle(svc: &Services, sync: &TokenSync) -> Result<(), StoreError> {
+async fn settle(
+    svc: &Services,
+    sync: &TokenSync,
+    audit_status: AnswerStatus,
+) -> Result<(), StoreError> {
     let Some(check) = &sync.check else {
         return Ok(());
     };
@@ -217,7 +222,7 @@ async fn settle(svc: &Services, sync: &TokenSync) -> Result<(), StoreError> {
     if let Some((outcome, followup)) = outcome {
         crate::metrics::state_check(outcome);
         tracing::info!(virtual_card_id = %sync.virtual_card_id, outcome, "held notification checked with TSH");
-        tsh_word::complete_followup(svc, followup).await;
+        tsh_word::complete_followup(svc, followup, audit_status).await;
     }
     Ok(())
 }

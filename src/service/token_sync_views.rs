@@ -30,3 +30,13 @@ pub async fn token_sync(
         })
         .await
 }
+
+/// Every pending issuer operation (at most one per token), oldest first.
+pub async fn pending_operations(svc: &Services) -> Result<Vec<TshOperation>, StoreError> {
+    let mut ops = svc
+        .store
+        .read(|r| r.pending_tsh_operations(crate::store::Page::MAX_COUNT))
+        .await?;
+    ops.sort_by(|a, b| a.created_time.cmp(&b.created_time));
+    Ok(ops)
+}

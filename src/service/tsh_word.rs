@@ -112,11 +112,15 @@ pub fn apply(
 }
 
 /// After the transaction committed: counts what the policy flagged and suspends through TSH what
-/// it asked to (the same follow-up a notification runs).
-pub async fn complete_followup(svc: &super::Services, followup: DeathFollowup) {
+/// it asked to (the same follow-up a notification runs); `answer` gives the audit trail its status.
+pub async fn complete_followup(
+    svc: &super::Services,
+    followup: DeathFollowup,
+    answer: super::staff_actions::AnswerStatus,
+) {
     lineage::count_flagged(&followup);
     if !followup.suspend.is_empty() {
-        lineage::suspend_descendants(svc, followup).await;
+        lineage::suspend_descendants(svc, followup, answer).await;
     }
 }
 

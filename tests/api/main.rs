@@ -21,6 +21,7 @@ mod notifications;
 mod observability;
 mod original_death;
 mod otp;
+mod pending_ops;
 mod restart;
 mod rules_admin;
 mod shutdown;
