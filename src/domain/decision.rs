@@ -142,19 +142,33 @@ pub struct DecisionSummary {
     pub level_of_trust: LevelOfTrust,
     pub decided_by: DecidedBy,
     pub reason: String,
-    #[serde(default)]
+    /// The decision's rule trace. Not stored with the token (it is the bulk of a token record,
+    /// and the decision record holds it once): empty as read from the store, filled in by the
+    /// staff reads that show it (`service::staff_queries`). Records written before that keep
+    /// their copy, which is used as is.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rules: Vec<TraceEntry>,
     pub created_time: String,
 }
 
+impl DecisionSummary {
+    /// The trace, taken from the decision record when the summary was stored without it.
+    pub fn complete_from(&mut self, record: &DecisionRecord) {
+        if self.rules.is_empty() && record.decision_id == self.decision_id {
+            self.rules.clone_from(&record.rules);
+        }
+    }
+}
+
 impl From<&DecisionRecord> for DecisionSummary {
+    /// The summary a token keeps: everything but the trace (see [`DecisionSummary::rules`]).
     fn from(record: &DecisionRecord) -> Self {
         DecisionSummary {
             decision_id: record.decision_id.clone(),
             level_of_trust: record.level_of_trust,
             decided_by: record.decided_by,
             reason: record.reason.clone(),
-            rules: record.rules.clone(),
+            rules: Vec::new(),
             created_time: record.created_time.clone(),
         }
     }
@@ -163,6 +177,22 @@ impl From<&DecisionRecord> for DecisionSummary {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_token_stores_its_decision_summary_without_the_trace() {
+        let summary = DecisionSummary {
+            decision_id: "0000000000000007".into(),
+            level_of_trust: LevelOfTrust::Green,
+            decided_by: DecidedBy::Issuer,
+            reason: "r".into(),
+            rules: Vec::new(),
+            created_time: "2026-12-01T00:00:00Z".into(),
+        };
+        let stored = serde_json::to_value(&summary).unwrap();
+        assert!(stored.get("rules").is_none(), "{stored}");
+        let read: DecisionSummary = serde_json::from_value(stored).unwrap();
+        assert!(read.rules.is_empty());
+    }
 
     #[test]
     fn network_values_are_read_tolerantly() {

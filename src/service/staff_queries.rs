@@ -106,7 +106,7 @@ pub async fn tokens_of_card(
     let tokens = svc
         .store
         .read(move |r| match r.card(&reference)? {
-            Some(_) => r.tokens_of_card(&reference, page).map(Some),
+            Some(_) => with_traces(r, r.tokens_of_card(&reference, page)?).map(Some),
             None => Ok(None),
         })
         .await?;
@@ -121,12 +121,15 @@ pub async fn tokens(
 ) -> Result<Paged<TokenRecord>, QueryError> {
     let tokens = svc
         .store
-        .read(move |r| match &filter {
-            TokenFilter::ByOriginalReference(original) => {
-                r.tokens_by_original_reference(original, page)
-            }
-            TokenFilter::OfCard(card) => r.tokens_of_card(card, page),
-            TokenFilter::All => r.tokens(page),
+        .read(move |r| {
+            let tokens = match &filter {
+                TokenFilter::ByOriginalReference(original) => {
+                    r.tokens_by_original_reference(original, page)?
+                }
+                TokenFilter::OfCard(card) => r.tokens_of_card(card, page)?,
+                TokenFilter::All => r.tokens(page)?,
+            };
+            with_traces(r, tokens)
         })
         .await?;
     Ok(tokens)
@@ -134,7 +137,34 @@ pub async fn tokens(
 
 pub async fn token(svc: &Services, virtual_card_id: &str) -> Result<TokenRecord, QueryError> {
     let vcid = virtual_card_id.to_owned();
-    found(svc.store.read(move |r| r.token(&vcid)).await?, "token")
+    let token = svc
+        .store
+        .read(move |r| r.token(&vcid)?.map(|t| with_trace(r, t)).transpose())
+        .await?;
+    found(token, "token")
+}
+
+/// A token as staff see it: its decision summary with the rule trace, which the token record
+/// does not store (the decision record holds it once; see `DecisionSummary::rules`).
+fn with_trace(r: &StoreReader<'_>, mut token: TokenRecord) -> Result<TokenRecord, StoreError> {
+    if let Some(summary) = token.decision.as_mut().filter(|s| s.rules.is_empty()) {
+        if let Some(record) = r.decision(&summary.decision_id)? {
+            summary.complete_from(&record);
+        }
+    }
+    Ok(token)
+}
+
+fn with_traces(
+    r: &StoreReader<'_>,
+    mut tokens: Paged<TokenRecord>,
+) -> Result<Paged<TokenRecord>, StoreError> {
+    tokens.data = tokens
+        .data
+        .into_iter()
+        .map(|t| with_trace(r, t))
+        .collect::<Result<_, _>>()?;
+    Ok(tokens)
 }
 
 /// A token's state transitions, oldest first.
@@ -286,13 +316,29 @@ pub async fn standins(
 
 /// A token's token-for-token lineage: its ancestors and every descendant.
 pub async fn lineage(svc: &Services, virtual_card_id: &str) -> Result<Lineage, QueryError> {
-    found(lineage_of(&svc.store, virtual_card_id).await?, "token")
+    let lineage = found(lineage_of(&svc.store, virtual_card_id).await?, "token")?;
+    let completed = svc
+        .store
+        .read(move |r| {
+            let mut lineage = lineage;
+            lineage.token = with_trace(r, lineage.token)?;
+            lineage.ancestors = (lineage.ancestors.into_iter())
+                .map(|t| with_trace(r, t))
+                .collect::<Result<_, _>>()?;
+            lineage.descendants = (lineage.descendants.into_iter())
+                .map(|(t, generation)| Ok((with_trace(r, t)?, generation)))
+                .collect::<Result<_, StoreError>>()?;
+            Ok(lineage)
+        })
+        .await?;
+    Ok(completed)
 }
 
 /// COF tokens flagged because a token they were made from was suspended or deleted
 /// (`token_for_token.on_original_death`), by virtual card id.
 pub async fn orphans(svc: &Services, page: Page) -> Result<Paged<TokenRecord>, QueryError> {
-    Ok(super::lineage::orphans(&svc.store, page).await?)
+    let orphans = super::lineage::orphans(&svc.store, page).await?;
+    Ok(svc.store.read(move |r| with_traces(r, orphans)).await?)
 }
 
 /// A token's neighbours on a page: (original, derived, siblings), each direction capped.
@@ -371,6 +417,7 @@ pub async fn token_detail(
             let Some(token) = r.token(&vcid)? else {
                 return Ok(None);
             };
+            let token = with_trace(r, token)?;
             let transitions = r.transitions(&vcid, page)?;
             let (original, derived, siblings) = neighbours(r, &token)?;
             let decisions = creating_decisions(r, &token)?;

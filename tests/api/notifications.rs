@@ -140,6 +140,13 @@ async fn notifications_link_to_the_enrolment_and_list_under_the_card() {
     let t = token(&app, "VC-enrol").await;
     assert_eq!(t["decision"]["level_of_trust"], "green");
     assert_eq!(t["decision"]["decided_by"], "issuer");
+    // The rule trace is stored once, with the decision, and shown with the token.
+    let decision_id = t["decision"]["decision_id"].as_str().unwrap();
+    let decision = app
+        .staff_get(&format!("/api/v1/decisions/{decision_id}"))
+        .await;
+    assert!(!decision.body["rules"].as_array().unwrap().is_empty());
+    assert_eq!(t["decision"]["rules"], decision.body["rules"]);
     assert_eq!(t["correlation_id"], correlation.as_str());
     let view = app
         .staff_get(&format!("/api/v1/enrollments/{correlation}"))
@@ -148,6 +155,10 @@ async fn notifications_link_to_the_enrolment_and_list_under_the_card() {
     assert_eq!(view.body["notifications"][0]["action"], "ACTIVATE");
     let tokens = app.staff_get(&format!("/api/v1/cards/{card}/tokens")).await;
     assert_eq!(tokens.body["count"], 1);
+    assert_eq!(
+        tokens.body["data"][0]["decision"]["rules"],
+        decision.body["rules"]
+    );
     assert_eq!(tokens.body["data"][0]["virtual_card_id"], "VC-enrol");
 }
 
