@@ -36,6 +36,9 @@ fn main() -> ExitCode {
             since: since.as_deref(),
             json: *json,
         }),
+        Some(Command::Reconcile { card, all: _, json }) => {
+            cli::reconcile::run(&cli, card.as_deref(), *json)
+        }
         Some(Command::Store {
             command: StoreCommand::Export { store, out },
         }) => cli::store::export(store, out.as_deref()),

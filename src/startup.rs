@@ -203,6 +203,10 @@ impl Application {
             background.spawn(feed);
         }
         background.spawn(crate::service::velocity::prune_periodically(svc.clone()));
+        background.spawn(crate::service::reconcile::periodically(
+            svc.clone(),
+            crate::http::error::staff_action_status,
+        ));
         background.spawn(crate::service::sync_worker::run(
             svc.clone(),
             crate::http::error::staff_action_status,

@@ -1,5 +1,5 @@
 //! Command-line arguments (clap): `serve` (the default), `cards import FILE`, `rules check FILE`,
-//! `config check`, `replay`, `store export`. Only the shapes; the bodies live in the sibling modules.
+//! `config check`, `replay`, `reconcile`, `store export`. Only the shapes; the bodies live in the sibling modules.
 
 use std::path::PathBuf;
 
@@ -52,6 +52,25 @@ pub enum Command {
         /// Only decisions created at or after this time (RFC 3339, or a date YYYY-MM-DD).
         #[arg(long, value_name = "DATE")]
         since: Option<String>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Compare tokens with TSH (getCardInfo, getTokenInfo) and take TSH's state where they
+    /// differ; prints the drift. Opens the store directly: run it while the service is stopped
+    /// (against a running service use `POST /api/v1/reconciliations`).
+    Reconcile {
+        /// One card, by its issuerCardRefId.
+        #[arg(
+            long,
+            value_name = "REF",
+            conflicts_with = "all",
+            required_unless_present = "all"
+        )]
+        card: Option<String>,
+        /// Every card of the registry.
+        #[arg(long)]
+        all: bool,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,

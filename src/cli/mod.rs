@@ -5,6 +5,7 @@
 mod args;
 pub mod cards;
 pub mod config;
+pub mod reconcile;
 pub mod replay;
 pub mod rules;
 pub mod serve;

@@ -13,6 +13,7 @@ use super::body::BodyReadError;
 use crate::contract::{ErrorBody, ResponseCode};
 use crate::service::cards::CardError;
 use crate::service::events::ResendError;
+use crate::service::reconcile::ReconcileError;
 use crate::service::staff_actions::ActionError;
 use crate::service::staff_queries::QueryError;
 use crate::service::Refusal;
@@ -262,6 +263,19 @@ impl From<ResendError> for StaffError {
             ResendError::NotFound => StaffError::NotFound("event"),
             e @ ResendError::FeedOff => StaffError::EventFeedOff(e.to_string()),
             ResendError::Store(e) => StaffError::internal(e),
+        }
+    }
+}
+
+impl From<ReconcileError> for StaffError {
+    fn from(error: ReconcileError) -> Self {
+        match error {
+            ReconcileError::UnknownCard => StaffError::NotFound("card"),
+            e @ ReconcileError::TshNotConfigured => StaffError::Tsh {
+                error: TshError::NotConfigured,
+                message: e.to_string(),
+            },
+            ReconcileError::Store(e) => StaffError::internal(e),
         }
     }
 }

@@ -16,6 +16,7 @@ pub mod staff_events;
 pub mod staff_lineage;
 pub mod staff_params;
 pub mod staff_reads;
+pub mod staff_reconcile;
 pub mod staff_rules;
 pub mod staff_sync;
 pub mod staff_views;

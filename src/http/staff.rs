@@ -1,14 +1,15 @@
 //! The staff API's routes (service-interface.md), registered in one place: reads
 //! (`staff_reads`), actions (`staff_actions`), the rules endpoints (`staff_rules`), the event
-//! feed (`staff_events`), token lineage (`staff_lineage`) and keeping tokens in step with TSH
-//! (`staff_sync`). Callers are authenticated by the `staff_auth` extractors; lists take
-//! `staff_params::Paging`. Nothing else lives here, so no sibling needs to import this module.
+//! feed (`staff_events`), token lineage (`staff_lineage`), keeping tokens in step with TSH
+//! (`staff_sync`) and reconciliation with TSH (`staff_reconcile`). Callers are authenticated by
+//! the `staff_auth` extractors; lists take `staff_params::Paging`. Nothing else lives here, so no
+//! sibling needs to import this module.
 
 use actix_web::web;
 
 use super::{
     staff_actions as actions, staff_events as events, staff_lineage as lineage,
-    staff_reads as reads, staff_rules as rules, staff_sync as sync,
+    staff_reads as reads, staff_reconcile as reconcile, staff_rules as rules, staff_sync as sync,
 };
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -74,6 +75,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/cards/{issuer_card_ref_id}/replace",
             web::post().to(actions::replace_card),
+        )
+        .route(
+            "/reconciliations",
+            web::post().to(reconcile::start_reconciliation),
+        )
+        .route(
+            "/reconciliations",
+            web::get().to(reconcile::list_reconciliations),
+        )
+        .route(
+            "/reconciliations/{reconciliation_id}",
+            web::get().to(reconcile::get_reconciliation),
         )
         .route("/audit", web::get().to(reads::list_audit))
         .route("/events", web::get().to(events::list_events))

@@ -131,7 +131,7 @@ async fn json_body(
 }
 
 /// A JSON object body (an absent or blank body is `{}` when `allow_empty`).
-async fn object_body(
+pub(super) async fn object_body(
     req: &HttpRequest,
     payload: web::Payload,
     svc: &Services,

@@ -230,6 +230,21 @@ pub struct DeathFollowup {
     pub reason: String,
 }
 
+impl DeathFollowup {
+    /// Adds another change's follow-up (several tokens changed in one transaction). The policy,
+    /// state and reason are the last non-empty one's (the suspension reason names one original).
+    pub fn absorb(&mut self, other: DeathFollowup) {
+        if other.flagged.is_empty() && other.suspend.is_empty() {
+            return;
+        }
+        self.flagged.extend(other.flagged);
+        self.suspend.extend(other.suspend);
+        self.policy = other.policy;
+        self.original_state = other.original_state;
+        self.reason = other.reason;
+    }
+}
+
 /// The hook for every token state change (called where a notification changes a state, inside its
 /// transaction): when `token` has just entered SUSPENDED or DELETED, flags its live descendants
 /// by `policy`; when it has just been resumed, clears the `flag`-policy flags its suspension set.

@@ -17,6 +17,7 @@ pub mod lifecycle;
 pub mod lineage;
 pub mod otp;
 pub mod pending_ops;
+pub mod reconcile;
 pub mod rules_admin;
 pub mod rules_state;
 pub mod search;

@@ -225,9 +225,7 @@ fn apply_answers(
             wallet_provider_id: wallet.clone(),
         };
         let (_, more) = tsh_word::apply(tx, &word, policy)?;
-        if !more.flagged.is_empty() {
-            followup = more;
-        }
+        followup.absorb(more);
         op.confirmations.push(OperationConfirmation {
             virtual_card_id: vcid.clone(),
             action: op.action.clone(),

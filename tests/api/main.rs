@@ -22,6 +22,7 @@ mod observability;
 mod original_death;
 mod otp;
 mod pending_ops;
+mod reconcile;
 mod restart;
 mod rules_admin;
 mod shutdown;
