@@ -41,8 +41,8 @@ async fn wait_for_operation(app: &TestApp, token: &str, status: &str) -> Value {
 }
 
 /// The simulator's TSH applies the staff action but its notification is lost (sent nowhere).
-async fn lost_notifications() -> SyncSetup {
-    let s = with_sim_tsh(&EXPIRE_FAST).await;
+async fn lost_notifications(settings: &[(&str, &str)]) -> SyncSetup {
+    let s = with_sim_tsh(settings).await;
     let nowhere = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let dead = format!("http://{}", nowhere.local_addr().unwrap());
     drop(nowhere);
@@ -54,8 +54,9 @@ async fn lost_notifications() -> SyncSetup {
 }
 
 #[actix_web::test]
-async fn a_pending_operation_blocks_a_second_action_then_expires_and_is_confirmed_by_tsh() {
-    let s = lost_notifications().await;
+async fn a_pending_operation_blocks_a_second_action_and_is_listed() {
+    // A timeout no test run reaches: the operation stays pending while it is looked at.
+    let s = lost_notifications(&[("lifecycle.pending_timeout_secs", "3600")]).await;
     s.tsh.register(&s.card, "VC-exp-1", "ACTIVE", None).unwrap();
     s.deliver("VC-exp-1", "ACTIVATE").await;
 
@@ -88,6 +89,16 @@ async fn a_pending_operation_blocks_a_second_action_then_expires_and_is_confirme
         .any(|op| op["token"] == token.as_str()));
     let sync = s.sync_of("VC-exp-1").await;
     assert_eq!(sync["pending_operation"]["token"], token.as_str());
+}
+
+#[actix_web::test]
+async fn a_pending_operation_tsh_never_notified_expires_and_is_confirmed_by_tsh() {
+    let s = lost_notifications(&EXPIRE_FAST).await;
+    s.tsh.register(&s.card, "VC-exp-1", "ACTIVE", None).unwrap();
+    s.deliver("VC-exp-1", "ACTIVATE").await;
+    let first = transition(&s.app, "VC-exp-1", "SUSPENDED", "06").await;
+    assert_eq!(first.status, 202, "{:?}", first.body);
+    let token = first.body["token"].as_str().unwrap().to_owned();
 
     // TSH never notified; after lifecycle.pending_timeout_secs TSH is asked and shows SUSPENDED.
     let op = wait_for_operation(&s.app, &token, "CONFIRMED").await;
