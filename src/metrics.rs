@@ -190,7 +190,7 @@ impl Metrics {
         );
         registry.register(
             "store_flush_duration_seconds",
-            "Duration of one group-commit flush (fsync) of the store",
+            "Duration of one durability point: a group-commit flush (sled: fdatasync) or a COMMIT (PostgreSQL)",
             metrics.store_flush.clone(),
         );
         registry.register(

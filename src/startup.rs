@@ -60,12 +60,18 @@ pub fn build_services(settings: Settings) -> Result<Services, StartupError> {
         .map_err(|e| config_error("otp.webhook_url", e))?;
     let tsh = crate::tsh_client::TshClient::new(&settings.tsh, &settings.issuer.id)
         .map_err(|e| config_error(e.key, e.message))?;
-    if let Some(parent) = settings.store.path.parent() {
-        if !parent.as_os_str().is_empty() {
-            std::fs::create_dir_all(parent).map_err(|e| config_error("store.path", e))?;
+    if settings.store.backend == crate::config::StoreBackend::Sled {
+        if let Some(parent) = settings.store.path.parent() {
+            if !parent.as_os_str().is_empty() {
+                std::fs::create_dir_all(parent).map_err(|e| config_error("store.path", e))?;
+            }
         }
     }
-    let mut store = Store::open_sled_with_cache(&settings.store.path, settings.store.cache_bytes)?;
+    // A store refusal naming a key (e.g. `store.url`) is a configuration error: exit code 2.
+    let mut store = Store::open(&settings.store).map_err(|e| match e {
+        crate::store::StoreError::Config { key, message } => config_error(key, message),
+        other => StartupError::Store(other),
+    })?;
     if settings.events.enabled() {
         // Every transition and decision now adds an outbox event in its own transaction.
         store = store.with_event_feed();

@@ -12,7 +12,7 @@ pub fn import(cli: &Cli, file: &Path) -> Result<(), CliError> {
     let settings = load_settings(cli)?;
     let fingerprints = Fingerprinter::new(&settings.crypto.fingerprint_key)
         .map_err(|e| CliError::runtime(format!("crypto.fingerprint_key: {e}")))?;
-    let store = Store::open_sled(&settings.store.path).map_err(runtime)?;
+    let store = Store::open(&settings.store).map_err(runtime)?;
     let report = cards::import_file(&store, &fingerprints, file).map_err(runtime)?;
     println!(
         "imported {}: {} created, {} updated, {} unchanged",

@@ -6,6 +6,7 @@ mod events;
 mod lifecycle;
 mod load;
 mod settings;
+mod store;
 mod token_for_token;
 
 pub use events::{EventsSettings, DEV_EVENTS_SECRET};
@@ -14,9 +15,9 @@ pub use load::{load, LoadOptions};
 pub use settings::{
     BinProduct, CardsSettings, ConfigError, ConsoleSettings, CryptoSettings, IssuerSettings,
     LogFormat, LogSettings, OtpSettings, RulesSettings, ServerSettings, Settings, StaffRole,
-    StaffSettings, StaffToken, StoreSettings, TlsSettings, TshSettings, DEFAULT_STORE_CACHE_MB,
-    DEV_SECRETS,
+    StaffSettings, StaffToken, TlsSettings, TshSettings, DEFAULT_STORE_CACHE_MB, DEV_SECRETS,
 };
+pub use store::{masked_url, PostgresSettings, StoreBackend, StoreSettings};
 pub use token_for_token::TokenForTokenSettings;
 
 #[cfg(test)]

@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use super::store::{RawStore, StoreSettings};
+
 /// A configuration refusal naming the offending key.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid configuration: {key}: {message}")]
@@ -107,15 +109,6 @@ struct RawTls {
 
 fn default_tls_handshake_timeout() -> u64 {
     3000
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawStore {
-    path: String,
-    /// sled's page cache, MiB (absent: [`DEFAULT_STORE_CACHE_MB`]).
-    #[serde(default)]
-    cache_mb: Option<u64>,
 }
 
 /// sled's default cache is 1 GiB; 32 MiB keeps a store of a million tokens under the 128 MiB
@@ -319,13 +312,6 @@ pub struct TlsSettings {
     pub crl: Option<PathBuf>,
     /// How long a client may take to finish the TLS handshake.
     pub handshake_timeout_ms: u64,
-}
-
-#[derive(Debug, Clone)]
-pub struct StoreSettings {
-    pub path: PathBuf,
-    /// sled's page cache (`store.cache_mb`), bytes.
-    pub cache_bytes: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -601,7 +587,7 @@ impl RawSettings {
         let settings = Settings {
             environment: environment.to_owned(),
             server: self.server.validate(base, production)?,
-            store: self.store.validate(base)?,
+            store: self.store.validate(|path| resolve(base, path))?,
             issuer: self.issuer.validate()?,
             crypto: self.crypto.validate(base)?,
             cards: self.cards.validate(base)?,
@@ -715,27 +701,6 @@ impl RawTls {
             crl: non_empty(&self.crl).map(|f| resolve(base, f)),
             handshake_timeout_ms: self.handshake_timeout_ms,
         }))
-    }
-}
-
-impl RawStore {
-    /// `[store]`: where the data lives and how much of it sled caches.
-    fn validate(&self, base: &Path) -> Result<StoreSettings, ConfigError> {
-        let store_path = self.path.trim();
-        if store_path.is_empty() {
-            return Err(ConfigError::new("store.path", "must not be empty"));
-        }
-        let cache_mb = self.cache_mb.unwrap_or(DEFAULT_STORE_CACHE_MB);
-        if !(1..=65_536).contains(&cache_mb) {
-            return Err(ConfigError::new(
-                "store.cache_mb",
-                "must be between 1 and 65536 (MiB)",
-            ));
-        }
-        Ok(StoreSettings {
-            path: resolve(base, store_path),
-            cache_bytes: cache_mb * 1024 * 1024,
-        })
     }
 }
 

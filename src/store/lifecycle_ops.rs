@@ -1,18 +1,21 @@
 //! Read queries for issuer-initiated TSH operations and the staff audit trail, kept out of
-//! `mod.rs` so the storage boundary's core stays small. Like every reader, it calls the backend's
-//! typed methods and never touches sled itself.
+//! `mod.rs` so the storage boundary's core stays small. Like every reader, it calls the engine's
+//! typed methods and never touches an engine's storage itself.
 
+use super::engine::Order;
 use super::{Page, Paged, StoreError, StoreReader};
 use crate::domain::{AuditEntry, TshOperation};
 
 impl StoreReader<'_> {
     /// One issuer-initiated operation by the `x-correlation-id` sent to TSH.
     pub fn tsh_operation(&self, correlation_id: &str) -> Result<Option<TshOperation>, StoreError> {
-        self.sled().tsh_operation(correlation_id)
+        self.engine().tsh_operation(correlation_id)
     }
 
     /// The staff audit trail, newest first.
     pub fn audit(&self, page: Page) -> Result<Paged<AuditEntry>, StoreError> {
-        Paged::from_iter(self.sled().audit_newest_first(), page)
+        Paged::from_scan(page, |visit| {
+            self.engine().scan_audit(Order::NewestFirst, visit)
+        })
     }
 }

@@ -1,23 +1,27 @@
-//! Storage boundary. Handlers and services see [`Store`] and the [`Tx`] trait only; sled lives in
-//! `sled_backend` and nowhere else, so another backend (e.g. a distributed SQL engine) is a new
-//! `Backend` variant plus a `Tx` implementation, with no change above this module.
+//! Storage boundary. Handlers and services see [`Store`] and the [`Tx`] trait only. Engines live
+//! behind the private `engine::Engine` trait: sled (`sled_backend`, embedded, one process) and
+//! PostgreSQL (`postgres`, shared by any number of instances). Nothing above this module knows
+//! which one runs.
 //!
-//! Writes run as one atomic transaction off the async workers, then wait for a group-committed
-//! flush that ends in `fdatasync` (see `sled_sync`): when `Store::write` returns Ok, the state is
-//! on stable storage, not just in the page cache. That is what lets a handler answer 200
-//! ("acknowledged means durable").
+//! Writes run as one atomic transaction off the async workers. On sled they then wait for a
+//! group-committed flush that ends in `fdatasync` (see `sled_sync`); on PostgreSQL the COMMIT is
+//! the durability point. Either way, when `Store::write` returns Ok the state is on stable
+//! storage: that is what lets a handler answer 200 ("acknowledged means durable").
 
 pub mod counters;
+mod engine;
 mod eventing;
 mod events;
 mod group_commit;
 mod lifecycle_ops;
 mod lifecycle_sync;
 mod lineage_ops;
+mod postgres;
 mod search_ops;
 mod sled_backend;
 mod sled_sync;
 
+use std::cell::RefCell;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -25,17 +29,20 @@ use serde::Serialize;
 
 use counters::{Cell, MemberId, SeriesId, Span};
 
+use crate::config::{PostgresSettings, StoreBackend, StoreSettings};
 use crate::domain::{
     AuditEntry, CardRecord, DecisionRecord, Enrollment, OutboxEvent, ReconciliationReport,
     TokenRecord, TokenSync, Transition, TshOperation,
 };
+use engine::{Engine, Flow, Order, TokenScan, Visit};
 pub use group_commit::GroupCommit;
+pub use postgres::PG_SCHEMA_VERSION;
 pub use sled_backend::SledBackend;
 
 /// Page cache of a store opened without settings (CLI tools, tests): `store.cache_mb`'s default.
 pub const DEFAULT_CACHE_BYTES: u64 = crate::config::DEFAULT_STORE_CACHE_MB * 1024 * 1024;
 
-/// The schema this build reads and writes; stored under `meta/schema_version`.
+/// The sled schema this build reads and writes; stored under `meta/schema_version`.
 /// Version 2 added the lineage indexes (a version-1 store is migrated when opened).
 pub const SCHEMA_VERSION: u64 = 2;
 
@@ -53,6 +60,12 @@ pub enum StoreError {
     Aborted(String),
     #[error("background task failed: {0}")]
     Join(String),
+    /// The store cannot be opened as configured (the message names the key, secrets masked).
+    #[error("invalid configuration: {key}: {message}")]
+    Config { key: &'static str, message: String },
+    /// The database is unreachable or gave up on a transaction: nothing was acknowledged.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
 }
 
 /// An error inside a transaction body: a backend conflict (propagated so the backend can retry),
@@ -63,6 +76,8 @@ pub struct TxError(TxErrorKind);
 #[derive(Debug)]
 enum TxErrorKind {
     Sled(sled::transaction::UnabortableTransactionError),
+    /// A database error; the engine decides (by SQLSTATE) whether to retry.
+    Sql(String),
     Codec(String),
     Abort(String),
 }
@@ -76,6 +91,15 @@ impl TxError {
     fn codec(reason: impl Into<String>) -> TxError {
         TxError(TxErrorKind::Codec(reason.into()))
     }
+
+    fn sql(e: &tokio_postgres::Error) -> TxError {
+        TxError(TxErrorKind::Sql(e.to_string()))
+    }
+}
+
+/// Decision and audit ids are 16 hex digits of a monotonic u64, so string order is time order.
+pub fn id_number(id: &str) -> Option<u64> {
+    u64::from_str_radix(id, 16).ok().filter(|_| id.len() == 16)
 }
 
 /// Typed operations available inside one atomic write. Index maintenance (tokens by card, by
@@ -193,6 +217,40 @@ impl<T> Paged<T> {
         })
     }
 
+    /// Builds a page from an engine scan, stopping the scan as soon as the page is known.
+    fn from_scan(
+        page: Page,
+        scan: impl FnOnce(Visit<'_, T>) -> Result<(), StoreError>,
+    ) -> Result<Paged<T>, StoreError> {
+        let mut seen = 0usize;
+        let mut data = Vec::with_capacity(page.count.min(64));
+        let mut is_more = false;
+        scan(&mut |item| {
+            seen += 1;
+            if seen <= page.start_index {
+                return Ok(Flow::Continue);
+            }
+            if data.len() == page.count {
+                is_more = true;
+                return Ok(Flow::Stop);
+            }
+            data.push(item);
+            Ok(Flow::Continue)
+        })?;
+        let end_index = if data.is_empty() {
+            page.start_index
+        } else {
+            page.start_index + data.len() - 1
+        };
+        Ok(Paged {
+            count: data.len(),
+            start_index: page.start_index,
+            end_index,
+            is_more,
+            data,
+        })
+    }
+
     pub fn map<U>(self, f: impl FnMut(T) -> U) -> Paged<U> {
         Paged {
             count: self.count,
@@ -204,22 +262,32 @@ impl<T> Paged<T> {
     }
 }
 
-/// Which engine holds the data. One variant today.
-enum Backend {
-    Sled(SledBackend),
-}
-
 /// The store handle shared by the service (cheap to clone).
 #[derive(Clone)]
 pub struct Store {
-    backend: Arc<Backend>,
-    commit: GroupCommit,
+    engine: Arc<dyn Engine>,
+    /// Present when commits need a flush to be durable (sled).
+    commit: Option<GroupCommit>,
     /// Set when the outbound event feed is on: every transaction then adds an outbox event for
     /// each transition and new decision it writes, and wakes the delivery worker once durable.
     event_feed: Option<Arc<tokio::sync::Notify>>,
 }
 
 impl Store {
+    /// Opens the configured store: sled at `store.path`, or PostgreSQL at `store.url`.
+    pub fn open(settings: &StoreSettings) -> Result<Store, StoreError> {
+        match (settings.backend, &settings.postgres) {
+            (StoreBackend::Postgres, Some(pg)) => Store::open_postgres(pg),
+            (StoreBackend::Postgres, None) => Err(StoreError::Config {
+                key: "store.url",
+                message: "is required when store.backend is \"postgres\"".to_owned(),
+            }),
+            (StoreBackend::Sled, _) => {
+                Store::open_sled_with_cache(&settings.path, settings.cache_bytes)
+            }
+        }
+    }
+
     /// Opens (or creates) the embedded sled store at `path`.
     pub fn open_sled(path: &Path) -> Result<Store, StoreError> {
         Store::open_sled_with_cache(path, DEFAULT_CACHE_BYTES)
@@ -227,13 +295,26 @@ impl Store {
 
     /// Opens the sled store with a page cache of `cache_bytes` (`store.cache_mb`).
     pub fn open_sled_with_cache(path: &Path, cache_bytes: u64) -> Result<Store, StoreError> {
-        let sled = SledBackend::open(path, cache_bytes)?;
-        let flusher = sled.flusher();
-        Ok(Store {
-            backend: Arc::new(Backend::Sled(sled)),
-            commit: GroupCommit::start(flusher),
+        Ok(Store::from_engine(Arc::new(SledBackend::open(
+            path,
+            cache_bytes,
+        )?)))
+    }
+
+    /// Connects to PostgreSQL and migrates its schema.
+    pub fn open_postgres(settings: &PostgresSettings) -> Result<Store, StoreError> {
+        Ok(Store::from_engine(Arc::new(postgres::PgBackend::open(
+            settings,
+        )?)))
+    }
+
+    fn from_engine(engine: Arc<dyn Engine>) -> Store {
+        let commit = engine.group_flusher().map(GroupCommit::start);
+        Store {
+            engine,
+            commit,
             event_feed: None,
-        })
+        }
     }
 
     /// This store with the outbound event feed on (see [`Store::event_signal`]).
@@ -245,12 +326,6 @@ impl Store {
     /// Notified after a write that added outbox events is durable; None when the feed is off.
     pub fn event_signal(&self) -> Option<Arc<tokio::sync::Notify>> {
         self.event_feed.clone()
-    }
-
-    fn sled(&self) -> &SledBackend {
-        match self.backend.as_ref() {
-            Backend::Sled(s) => s,
-        }
     }
 
     /// Runs `body` as one atomic transaction (blocking; use [`Store::write`] from async code).
@@ -272,13 +347,24 @@ impl Store {
     where
         F: Fn(&dyn Tx) -> Result<R, TxError>,
     {
-        if self.event_feed.is_none() {
-            return Ok((self.sled().transact(body)?, false));
-        }
+        // The engine runs a unit body (maybe several times); the last run's result is kept.
+        let result = RefCell::new(None);
         let added = std::sync::atomic::AtomicBool::new(false);
-        let result = self
-            .sled()
-            .transact(|tx| body(&eventing::EventingTx::new(tx, &added)))?;
+        self.engine.transact(&|tx| {
+            let value = match self.event_feed {
+                None => body(tx)?,
+                Some(_) => {
+                    // A re-run starts afresh: only the committed run's events count.
+                    added.store(false, std::sync::atomic::Ordering::Relaxed);
+                    body(&eventing::EventingTx::new(tx, &added))?
+                }
+            };
+            *result.borrow_mut() = Some(value);
+            Ok(())
+        })?;
+        let result = result
+            .into_inner()
+            .ok_or_else(|| StoreError::Aborted("the transaction produced no result".to_owned()))?;
         Ok((result, added.into_inner()))
     }
 
@@ -288,7 +374,7 @@ impl Store {
         }
     }
 
-    /// Runs `body` atomically off the async workers, then waits until it is flushed to disk.
+    /// Runs `body` atomically off the async workers, then waits until it is durable.
     pub async fn write<R, F>(&self, body: F) -> Result<R, StoreError>
     where
         F: Fn(&dyn Tx) -> Result<R, TxError> + Send + 'static,
@@ -300,8 +386,10 @@ impl Store {
             tokio::task::spawn_blocking(move || this.transact_reporting_events(body))
                 .await
                 .map_err(|e| StoreError::Join(e.to_string()))??;
-        self.commit.flush().await?;
-        // Only now: an event must never reach a receiver before the change it reports is on disk.
+        if let Some(commit) = &self.commit {
+            commit.flush().await?;
+        }
+        // Only now: an event must never reach a receiver before the change it reports is durable.
         if added_events {
             self.wake_event_worker();
         }
@@ -310,7 +398,7 @@ impl Store {
 
     /// Flushes synchronously (CLI tools, shutdown).
     pub fn flush_blocking(&self) -> Result<(), StoreError> {
-        self.sled().flush()
+        self.engine.flush()
     }
 
     /// Runs a read-only closure against the backend off the async workers.
@@ -336,20 +424,25 @@ impl Store {
     /// Deletes event-counter cells and members older than `before` (Unix seconds); returns how
     /// many entries went. Nothing removed is inside any window (see [`counters::prune_before`]).
     pub fn prune_counters_blocking(&self, before: u64) -> Result<u64, StoreError> {
-        self.sled().prune_counters(before)
+        self.engine.prune_counters(before)
     }
 
     /// Forgets revocations of console sessions that have expired anyway (maintenance).
     pub async fn prune_revoked_sessions(&self, now: u64) -> Result<usize, StoreError> {
         let this = self.clone();
-        tokio::task::spawn_blocking(move || this.sled().prune_revoked_sessions(now))
+        tokio::task::spawn_blocking(move || this.engine.prune_revoked_sessions(now))
             .await
             .map_err(|e| StoreError::Join(e.to_string()))?
     }
 
-    /// True when the store answers a read.
+    /// `sled` or `postgres`.
+    pub fn engine_name(&self) -> &'static str {
+        self.engine.name()
+    }
+
+    /// True when the store answers (never blocks: engines report their last known state).
     pub fn is_healthy(&self) -> bool {
-        self.sled().is_healthy()
+        self.engine.is_healthy()
     }
 }
 
@@ -359,32 +452,34 @@ pub struct StoreReader<'a> {
 }
 
 impl StoreReader<'_> {
-    fn sled(&self) -> &SledBackend {
-        self.store.sled()
+    fn engine(&self) -> &dyn Engine {
+        self.store.engine.as_ref()
     }
 
     pub fn card(&self, issuer_card_ref_id: &str) -> Result<Option<CardRecord>, StoreError> {
-        self.sled().card(issuer_card_ref_id)
+        self.engine().card(issuer_card_ref_id)
     }
 
     pub fn card_by_pan_fingerprint(
         &self,
         fingerprint: &str,
     ) -> Result<Option<CardRecord>, StoreError> {
-        self.sled().card_by_pan_fingerprint(fingerprint)
+        self.engine().card_by_pan_fingerprint(fingerprint)
     }
 
     pub fn enrollment(&self, correlation_id: &str) -> Result<Option<Enrollment>, StoreError> {
-        self.sled().enrollment(correlation_id)
+        self.engine().enrollment(correlation_id)
     }
 
     pub fn decision(&self, decision_id: &str) -> Result<Option<DecisionRecord>, StoreError> {
-        self.sled().decision(decision_id)
+        self.engine().decision(decision_id)
     }
 
     /// Decisions, newest first.
     pub fn decisions(&self, page: Page) -> Result<Paged<DecisionRecord>, StoreError> {
-        Paged::from_iter(self.sled().decisions_newest_first(), page)
+        Paged::from_scan(page, |visit| {
+            self.engine().scan_decisions(Order::NewestFirst, visit)
+        })
     }
 
     /// Decisions matching a predicate, newest first (a scan: staff reports, not the hot path).
@@ -393,11 +488,15 @@ impl StoreReader<'_> {
         page: Page,
         keep: impl Fn(&DecisionRecord) -> bool,
     ) -> Result<Paged<DecisionRecord>, StoreError> {
-        let matching = self
-            .sled()
-            .decisions_newest_first()
-            .filter(|d| d.as_ref().map_or(true, &keep));
-        Paged::from_iter(matching, page)
+        Paged::from_scan(page, |visit| {
+            self.engine().scan_decisions(Order::NewestFirst, &mut |d| {
+                if keep(&d) {
+                    visit(d)
+                } else {
+                    Ok(Flow::Continue)
+                }
+            })
+        })
     }
 
     /// Visits every decision, newest first.
@@ -405,18 +504,20 @@ impl StoreReader<'_> {
         &self,
         mut visit: impl FnMut(&DecisionRecord),
     ) -> Result<(), StoreError> {
-        for decision in self.sled().decisions_newest_first() {
-            visit(&decision?);
-        }
-        Ok(())
+        self.engine().scan_decisions(Order::NewestFirst, &mut |d| {
+            visit(&d);
+            Ok(Flow::Continue)
+        })
     }
 
     pub fn token(&self, virtual_card_id: &str) -> Result<Option<TokenRecord>, StoreError> {
-        self.sled().token(virtual_card_id)
+        self.engine().token(virtual_card_id)
     }
 
     pub fn tokens(&self, page: Page) -> Result<Paged<TokenRecord>, StoreError> {
-        Paged::from_iter(self.sled().all_tokens(), page)
+        Paged::from_scan(page, |visit| {
+            self.engine().scan_tokens(TokenScan::All, visit)
+        })
     }
 
     pub fn tokens_of_card(
@@ -424,11 +525,10 @@ impl StoreReader<'_> {
         issuer_card_ref_id: &str,
         page: Page,
     ) -> Result<Paged<TokenRecord>, StoreError> {
-        Paged::from_iter(
-            self.sled()
-                .tokens_by_index(sled_backend::Index::Card, issuer_card_ref_id),
-            page,
-        )
+        Paged::from_scan(page, |visit| {
+            self.engine()
+                .scan_tokens(TokenScan::Card(issuer_card_ref_id), visit)
+        })
     }
 
     /// Token-for-token lineage: COF tokens created from the original token with this reference id.
@@ -437,11 +537,10 @@ impl StoreReader<'_> {
         reference_id: &str,
         page: Page,
     ) -> Result<Paged<TokenRecord>, StoreError> {
-        Paged::from_iter(
-            self.sled()
-                .tokens_by_index(sled_backend::Index::OriginalReference, reference_id),
-            page,
-        )
+        Paged::from_scan(page, |visit| {
+            self.engine()
+                .scan_tokens(TokenScan::OriginalReference(reference_id), visit)
+        })
     }
 
     /// Token-for-token lineage by the original token's fingerprint.
@@ -450,11 +549,10 @@ impl StoreReader<'_> {
         fingerprint: &str,
         page: Page,
     ) -> Result<Paged<TokenRecord>, StoreError> {
-        Paged::from_iter(
-            self.sled()
-                .tokens_by_index(sled_backend::Index::OriginalFingerprint, fingerprint),
-            page,
-        )
+        Paged::from_scan(page, |visit| {
+            self.engine()
+                .scan_tokens(TokenScan::OriginalFingerprint(fingerprint), visit)
+        })
     }
 
     /// Transitions of one token, oldest first.
@@ -463,16 +561,18 @@ impl StoreReader<'_> {
         virtual_card_id: &str,
         page: Page,
     ) -> Result<Paged<Transition>, StoreError> {
-        Paged::from_iter(self.sled().transitions(virtual_card_id), page)
+        Paged::from_scan(page, |visit| {
+            self.engine().scan_transitions(virtual_card_id, visit)
+        })
     }
 
-    pub fn card_count(&self) -> usize {
-        self.sled().card_count()
+    pub fn card_count(&self) -> Result<usize, StoreError> {
+        self.engine().card_count()
     }
 
     /// The sum of every shard of every cell in `span` (see [`counters`]).
     pub fn counter_sum(&self, span: &Span) -> Result<i64, StoreError> {
-        self.sled().counter_sum(span)
+        self.engine().counter_sum(span)
     }
 
     /// A distinct-count member's last-seen time (Unix seconds).
@@ -481,16 +581,16 @@ impl StoreReader<'_> {
         series: &SeriesId,
         member: &MemberId,
     ) -> Result<Option<u64>, StoreError> {
-        self.sled().last_seen(series, member)
+        self.engine().last_seen(series, member)
     }
 
     /// Every decision, oldest first (exports and replay).
     pub fn all_decisions_oldest_first(&self) -> Result<Vec<DecisionRecord>, StoreError> {
-        let mut all: Vec<DecisionRecord> = self
-            .sled()
-            .decisions_newest_first()
-            .collect::<Result<_, _>>()?;
-        all.reverse();
+        let mut all = Vec::new();
+        self.engine().scan_decisions(Order::OldestFirst, &mut |d| {
+            all.push(d);
+            Ok(Flow::Continue)
+        })?;
         Ok(all)
     }
 }

@@ -13,8 +13,9 @@ use sled::transaction::{
 use sled::{Db, Transactional, Tree};
 
 use super::counters::{Cell, MemberId, SeriesId, Span};
+use super::engine::{Engine, Flow, Flusher, ListIndex, Order, TokenScan, Visit};
 use super::sled_sync::SledSync;
-use super::{StoreError, Tx, TxError, TxErrorKind, SCHEMA_VERSION};
+use super::{id_number, StoreError, Tx, TxError, TxErrorKind, SCHEMA_VERSION};
 use crate::domain::event::event_sequence;
 use crate::domain::lineage::is_listed_orphan;
 use crate::domain::reconciliation::reconciliation_sequence;
@@ -80,21 +81,12 @@ const TOKENS_BY_PARENT: usize = 19;
 /// Tokens flagged by the original-death policy (key: virtual card id, empty value).
 const ORPHANS: usize = 20;
 
-/// The list-valued indexes, kept in `put_token`.
-#[derive(Debug, Clone, Copy)]
-pub enum ListIndex {
-    OwnReference,
-    OwnFingerprint,
-    Parent,
-}
-
-impl ListIndex {
-    fn tree(self) -> usize {
-        match self {
-            ListIndex::OwnReference => TOKENS_BY_OWN_REF,
-            ListIndex::OwnFingerprint => TOKENS_BY_OWN_FP,
-            ListIndex::Parent => TOKENS_BY_PARENT,
-        }
+/// The tree of a list-valued index (kept in `put_token`).
+fn list_tree(index: ListIndex) -> usize {
+    match index {
+        ListIndex::OwnReference => TOKENS_BY_OWN_REF,
+        ListIndex::OwnFingerprint => TOKENS_BY_OWN_FP,
+        ListIndex::Parent => TOKENS_BY_PARENT,
     }
 }
 const CARDS_BY_LAST4: usize = 21;
@@ -109,24 +101,14 @@ const RECONCILIATIONS: usize = 27;
 /// existed; see [`SledBackend::backfill_search_indexes`].
 const SEARCH_INDEXES_BUILT: &[u8] = b"search_indexes_v1";
 
-/// Secondary indexes from some key to virtual card ids.
-#[derive(Debug, Clone, Copy)]
-pub enum Index {
-    Card,
-    OriginalReference,
-    OriginalFingerprint,
-    /// The last four digits of the token's own number (staff search).
-    TokenLast4,
-}
-
-impl Index {
-    fn tree(self) -> usize {
-        match self {
-            Index::Card => TOKENS_BY_CARD,
-            Index::OriginalReference => TOKENS_BY_ORIGINAL_REF,
-            Index::OriginalFingerprint => TOKENS_BY_ORIGINAL_FP,
-            Index::TokenLast4 => TOKENS_BY_LAST4,
-        }
+/// The index tree behind a token scan (`None`: the tokens tree itself).
+fn index_tree(which: TokenScan<'_>) -> Option<(usize, &str)> {
+    match which {
+        TokenScan::All => None,
+        TokenScan::Card(key) => Some((TOKENS_BY_CARD, key)),
+        TokenScan::OriginalReference(key) => Some((TOKENS_BY_ORIGINAL_REF, key)),
+        TokenScan::OriginalFingerprint(key) => Some((TOKENS_BY_ORIGINAL_FP, key)),
+        TokenScan::Last4(key) => Some((TOKENS_BY_LAST4, key)),
     }
 }
 
@@ -190,12 +172,23 @@ fn card_last4_key(card: &CardRecord) -> (usize, Vec<u8>) {
     )
 }
 
-/// Decision ids are 16 hex digits of a monotonic u64, so string order is time order.
-pub fn decision_key(decision_id: &str) -> Option<[u8; 8]> {
-    u64::from_str_radix(decision_id, 16)
-        .ok()
-        .filter(|_| decision_id.len() == 16)
-        .map(u64::to_be_bytes)
+/// Decision and audit keys: the id's number, big-endian, so key order is id order.
+fn decision_key(decision_id: &str) -> Option<[u8; 8]> {
+    id_number(decision_id).map(u64::to_be_bytes)
+}
+
+/// Feeds decoded values to a visitor until it stops or the iterator ends.
+fn drive<T: DeserializeOwned>(
+    entries: impl Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>,
+    visit: Visit<'_, T>,
+) -> Result<(), StoreError> {
+    for entry in entries {
+        let (_, bytes) = entry.map_err(io)?;
+        if visit(decode(&bytes)?)? == Flow::Stop {
+            break;
+        }
+    }
+    Ok(())
 }
 
 impl From<UnabortableTransactionError> for TxError {
@@ -309,14 +302,14 @@ impl SledBackend {
     fn migrate_from_v1(&self) -> Result<(), StoreError> {
         let tokens: Vec<TokenRecord> = self.all_tokens().collect::<Result<_, _>>()?;
         for token in &tokens {
-            self.transact(|tx| tx.put_token(token))?;
+            self.run_transaction(|tx| tx.put_token(token))?;
         }
         let bytes =
             serde_json::to_vec(&SCHEMA_VERSION).map_err(|e| StoreError::Codec(e.to_string()))?;
         self.trees[META]
             .insert(b"schema_version", bytes)
             .map_err(io)?;
-        self.db.flush().map_err(io)?;
+        self.flush()?;
         tracing::info!(
             tokens = tokens.len(),
             "store migrated to schema 2 (lineage indexes)"
@@ -340,7 +333,7 @@ impl SledBackend {
         self.trees[META].get(b"schema_version").is_ok()
     }
 
-    pub fn transact<R, F>(&self, body: F) -> Result<R, StoreError>
+    fn run_transaction<R, F>(&self, body: F) -> Result<R, StoreError>
     where
         F: Fn(&dyn Tx) -> Result<R, TxError>,
     {
@@ -348,6 +341,7 @@ impl SledBackend {
             let tx = SledTx { trees: view };
             body(&tx).map_err(|TxError(kind)| match kind {
                 TxErrorKind::Sled(e) => ConflictableTransactionError::from(e),
+                TxErrorKind::Sql(reason) => ConflictableTransactionError::Abort(reason),
                 TxErrorKind::Codec(reason) => ConflictableTransactionError::Abort(reason),
                 TxErrorKind::Abort(reason) => ConflictableTransactionError::Abort(reason),
             })
@@ -386,10 +380,6 @@ impl SledBackend {
         }
     }
 
-    pub fn card_count(&self) -> usize {
-        self.trees[CARDS].len()
-    }
-
     pub fn enrollment(&self, correlation_id: &str) -> Result<Option<Enrollment>, StoreError> {
         self.get(ENROLLMENTS, correlation_id.as_bytes())
     }
@@ -399,15 +389,6 @@ impl SledBackend {
             Some(key) => self.get(DECISIONS, &key),
             None => Ok(None),
         }
-    }
-
-    pub fn decisions_newest_first(
-        &self,
-    ) -> impl Iterator<Item = Result<DecisionRecord, StoreError>> {
-        self.trees[DECISIONS].iter().rev().map(|entry| {
-            let (_, bytes) = entry.map_err(io)?;
-            decode(&bytes)
-        })
     }
 
     pub fn token(&self, virtual_card_id: &str) -> Result<Option<TokenRecord>, StoreError> {
@@ -421,62 +402,12 @@ impl SledBackend {
         })
     }
 
-    pub fn tokens_by_index<'a>(
-        &'a self,
-        index: Index,
-        key: &str,
-    ) -> impl Iterator<Item = Result<TokenRecord, StoreError>> + 'a {
-        let prefix = prefix_key(key);
-        let prefix_len = prefix.len();
-        self.trees[index.tree()]
-            .scan_prefix(prefix)
-            .filter_map(move |entry| {
-                let (k, _) = match entry {
-                    Ok(kv) => kv,
-                    Err(e) => return Some(Err(io(e))),
-                };
-                let vcid = String::from_utf8_lossy(&k[prefix_len..]).into_owned();
-                // An index entry whose token vanished is skipped, not an error.
-                self.token(&vcid).transpose()
-            })
-    }
-
-    /// The virtual card ids listed under `key` in a list-valued index.
-    pub fn list_index(&self, index: ListIndex, key: &str) -> Result<Vec<String>, StoreError> {
-        Ok(self.get(index.tree(), key.as_bytes())?.unwrap_or_default())
-    }
-
-    /// Tokens flagged by the original-death policy, by virtual card id.
-    pub fn orphans(&self) -> impl Iterator<Item = Result<TokenRecord, StoreError>> + '_ {
-        self.trees[ORPHANS].iter().filter_map(move |entry| {
-            let (k, _) = match entry {
-                Ok(kv) => kv,
-                Err(e) => return Some(Err(io(e))),
-            };
-            self.token(&String::from_utf8_lossy(&k)).transpose()
-        })
-    }
-
-    pub fn transitions<'a>(
-        &'a self,
-        virtual_card_id: &str,
-    ) -> impl Iterator<Item = Result<Transition, StoreError>> + 'a {
-        self.trees[TRANSITIONS]
-            .scan_prefix(prefix_key(virtual_card_id))
-            .map(|entry| {
-                let (_, bytes) = entry.map_err(io)?;
-                decode(&bytes)
-            })
-    }
-}
-
-impl SledBackend {
     pub fn tsh_operation(&self, correlation_id: &str) -> Result<Option<TshOperation>, StoreError> {
         self.get(TSH_OPERATIONS, correlation_id.as_bytes())
     }
 
     /// Cards whose PAN ends with these four digits (index `cardlast4_issuercardrefid`).
-    pub fn cards_by_last4<'a>(
+    fn cards_by_last4<'a>(
         &'a self,
         last4: &str,
     ) -> impl Iterator<Item = Result<CardRecord, StoreError>> + 'a {
@@ -494,14 +425,9 @@ impl SledBackend {
             })
     }
 
-    /// Unix time until which a signed-out console session stays refused, if it was revoked.
-    pub fn session_revoked_until(&self, session_id: &str) -> Result<Option<u64>, StoreError> {
-        self.get(REVOKED_SESSIONS, session_id.as_bytes())
-    }
-
     /// Drops revocations of sessions that have expired anyway (sled transactions cannot scan a
     /// tree, so this maintenance runs outside one; it is idempotent).
-    pub fn prune_revoked_sessions(&self, now: u64) -> Result<usize, StoreError> {
+    fn prune_sessions(&self, now: u64) -> Result<usize, StoreError> {
         let tree = &self.trees[REVOKED_SESSIONS];
         let mut pruned = 0;
         for entry in tree.iter() {
@@ -515,15 +441,6 @@ impl SledBackend {
         Ok(pruned)
     }
 
-    pub fn audit_newest_first(&self) -> impl Iterator<Item = Result<AuditEntry, StoreError>> {
-        self.trees[AUDIT].iter().rev().map(|entry| {
-            let (_, bytes) = entry.map_err(io)?;
-            decode(&bytes)
-        })
-    }
-}
-
-impl SledBackend {
     pub fn event(&self, id: &str) -> Result<Option<OutboxEvent>, StoreError> {
         match event_sequence(id) {
             Some(seq) => self.get(EVENTS, &seq.to_be_bytes()),
@@ -531,28 +448,192 @@ impl SledBackend {
         }
     }
 
-    pub fn events_newest_first(&self) -> impl Iterator<Item = Result<OutboxEvent, StoreError>> {
-        self.trees[EVENTS].iter().rev().map(|entry| {
-            let (_, bytes) = entry.map_err(io)?;
-            decode(&bytes)
-        })
+    /// Visits the tokens named by the keys of an index tree (after `prefix`), skipping entries
+    /// whose token vanished.
+    fn visit_indexed_tokens(
+        &self,
+        tree: usize,
+        prefix: &[u8],
+        visit: Visit<'_, TokenRecord>,
+    ) -> Result<(), StoreError> {
+        for entry in self.trees[tree].scan_prefix(prefix) {
+            let (k, _) = entry.map_err(io)?;
+            let vcid = String::from_utf8_lossy(&k[prefix.len()..]).into_owned();
+            if let Some(token) = self.token(&vcid)? {
+                if visit(token)? == Flow::Stop {
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Engine for SledBackend {
+    fn name(&self) -> &'static str {
+        "sled"
     }
 
-    /// Pending events through their index, oldest first (or newest first with `newest_first`).
-    pub fn pending_events(
+    fn transact(&self, body: &dyn Fn(&dyn Tx) -> Result<(), TxError>) -> Result<(), StoreError> {
+        self.run_transaction(body)
+    }
+
+    fn group_flusher(&self) -> Option<Flusher> {
+        Some(self.flusher())
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        SledBackend::flush(self)
+    }
+
+    fn is_healthy(&self) -> bool {
+        SledBackend::is_healthy(self)
+    }
+
+    fn card(&self, issuer_card_ref_id: &str) -> Result<Option<CardRecord>, StoreError> {
+        SledBackend::card(self, issuer_card_ref_id)
+    }
+
+    fn card_by_pan_fingerprint(&self, fingerprint: &str) -> Result<Option<CardRecord>, StoreError> {
+        SledBackend::card_by_pan_fingerprint(self, fingerprint)
+    }
+
+    fn card_count(&self) -> Result<usize, StoreError> {
+        Ok(self.trees[CARDS].len())
+    }
+
+    fn enrollment(&self, correlation_id: &str) -> Result<Option<Enrollment>, StoreError> {
+        SledBackend::enrollment(self, correlation_id)
+    }
+
+    fn decision(&self, decision_id: &str) -> Result<Option<DecisionRecord>, StoreError> {
+        SledBackend::decision(self, decision_id)
+    }
+
+    fn token(&self, virtual_card_id: &str) -> Result<Option<TokenRecord>, StoreError> {
+        SledBackend::token(self, virtual_card_id)
+    }
+
+    fn tsh_operation(&self, correlation_id: &str) -> Result<Option<TshOperation>, StoreError> {
+        SledBackend::tsh_operation(self, correlation_id)
+    }
+
+    fn counter_sum(&self, span: &Span) -> Result<i64, StoreError> {
+        SledBackend::counter_sum(self, span)
+    }
+
+    fn last_seen(&self, series: &SeriesId, member: &MemberId) -> Result<Option<u64>, StoreError> {
+        SledBackend::last_seen(self, series, member)
+    }
+
+    fn prune_counters(&self, before: u64) -> Result<u64, StoreError> {
+        SledBackend::prune_counters(self, before)
+    }
+
+    fn list_index(&self, index: ListIndex, key: &str) -> Result<Vec<String>, StoreError> {
+        Ok(self
+            .get(list_tree(index), key.as_bytes())?
+            .unwrap_or_default())
+    }
+
+    fn event(&self, id: &str) -> Result<Option<OutboxEvent>, StoreError> {
+        SledBackend::event(self, id)
+    }
+
+    fn scan_decisions(
         &self,
-        newest_first: bool,
-    ) -> Box<dyn Iterator<Item = Result<Option<OutboxEvent>, StoreError>> + '_> {
-        let keys = self.trees[PENDING_EVENTS].iter();
-        let lookup = move |entry: sled::Result<(sled::IVec, sled::IVec)>| {
-            let (key, _) = entry.map_err(io)?;
-            self.get(EVENTS, &key)
-        };
-        if newest_first {
-            Box::new(keys.rev().map(lookup))
-        } else {
-            Box::new(keys.map(lookup))
+        order: Order,
+        visit: Visit<'_, DecisionRecord>,
+    ) -> Result<(), StoreError> {
+        match order {
+            Order::NewestFirst => drive(self.trees[DECISIONS].iter().rev(), visit),
+            Order::OldestFirst => drive(self.trees[DECISIONS].iter(), visit),
         }
+    }
+
+    fn scan_tokens(
+        &self,
+        which: TokenScan<'_>,
+        visit: Visit<'_, TokenRecord>,
+    ) -> Result<(), StoreError> {
+        match index_tree(which) {
+            None => drive(self.trees[TOKENS].iter(), visit),
+            Some((tree, key)) => self.visit_indexed_tokens(tree, &prefix_key(key), visit),
+        }
+    }
+
+    fn scan_cards_by_last4(
+        &self,
+        last4: &str,
+        visit: Visit<'_, CardRecord>,
+    ) -> Result<(), StoreError> {
+        for card in self.cards_by_last4(last4) {
+            if visit(card?)? == Flow::Stop {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn session_revoked_until(&self, session_id: &str) -> Result<Option<u64>, StoreError> {
+        self.get(REVOKED_SESSIONS, session_id.as_bytes())
+    }
+
+    fn prune_revoked_sessions(&self, now: u64) -> Result<usize, StoreError> {
+        self.prune_sessions(now)
+    }
+
+    fn scan_orphans(&self, visit: Visit<'_, TokenRecord>) -> Result<(), StoreError> {
+        self.visit_indexed_tokens(ORPHANS, b"", visit)
+    }
+
+    fn scan_transitions(
+        &self,
+        virtual_card_id: &str,
+        visit: Visit<'_, Transition>,
+    ) -> Result<(), StoreError> {
+        drive(
+            self.trees[TRANSITIONS].scan_prefix(prefix_key(virtual_card_id)),
+            visit,
+        )
+    }
+
+    fn scan_audit(&self, order: Order, visit: Visit<'_, AuditEntry>) -> Result<(), StoreError> {
+        match order {
+            Order::NewestFirst => drive(self.trees[AUDIT].iter().rev(), visit),
+            Order::OldestFirst => drive(self.trees[AUDIT].iter(), visit),
+        }
+    }
+
+    fn scan_events(
+        &self,
+        order: Order,
+        pending_only: bool,
+        visit: Visit<'_, OutboxEvent>,
+    ) -> Result<(), StoreError> {
+        if !pending_only {
+            return match order {
+                Order::NewestFirst => drive(self.trees[EVENTS].iter().rev(), visit),
+                Order::OldestFirst => drive(self.trees[EVENTS].iter(), visit),
+            };
+        }
+        let keys = self.trees[PENDING_EVENTS].iter();
+        let keys: Box<dyn Iterator<Item = _>> = match order {
+            Order::NewestFirst => Box::new(keys.rev()),
+            Order::OldestFirst => Box::new(keys),
+        };
+        for entry in keys {
+            let (key, _) = entry.map_err(io)?;
+            // The index and the events are written in one transaction: a dangling entry means
+            // a damaged store.
+            let event = self.get(EVENTS, &key)?.ok_or_else(|| {
+                StoreError::Codec("pending index names a missing event".to_owned())
+            })?;
+            if visit(event)? == Flow::Stop {
+                break;
+            }
+        }
+        Ok(())
     }
 }
 

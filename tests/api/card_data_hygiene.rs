@@ -1,5 +1,6 @@
-//! A full enrolment, then a scan of the store directory and the captured logs for the PAN, the
-//! token numbers and the OTP: none of them may appear, in ASCII or UTF-16.
+//! A full enrolment, then a scan of the store (every file of the sled directory, or a `pg_dump` of
+//! the PostgreSQL database on that pass) and the captured logs for the PAN, the token numbers and
+//! the OTP: none of them may appear, in ASCII or UTF-16.
 
 use serde_json::json;
 
@@ -26,6 +27,23 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
         .collect();
     haystack.windows(ascii.len()).any(|w| w == ascii)
         || haystack.windows(utf16.len()).any(|w| w == utf16.as_slice())
+}
+
+/// Everything the store holds: the sled directory's files, or the database as `pg_dump` writes it.
+fn stored_bytes(store: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    match postgres_database(store) {
+        Some(url) => {
+            let database = url.rsplit('/').next().unwrap();
+            let cluster = crate::pg_cluster::shared().unwrap();
+            let dump = cluster.dump(database);
+            assert!(dump.contains("COPY public.tokens"), "a real dump:\n{dump}");
+            vec![(format!("pg_dump of {database}"), dump.into_bytes())]
+        }
+        None => files_under(store)
+            .into_iter()
+            .map(|f| (f.display().to_string(), std::fs::read(&f).unwrap()))
+            .collect(),
+    }
 }
 
 #[actix_web::test]
@@ -103,15 +121,12 @@ async fn no_pan_token_or_otp_in_the_store_or_the_logs() {
         log.contains("digitization decided"),
         "logs were captured:\n{log}"
     );
+    let stored = stored_bytes(&store);
+    assert!(!stored.is_empty(), "something was stored");
     for secret in [PAN_FULL, DEVICE_TOKEN, COF_TOKEN, OTP] {
         assert!(!log.contains(secret), "{secret} appears in the logs");
-        for file in files_under(&store) {
-            let bytes = std::fs::read(&file).unwrap();
-            assert!(
-                !contains(&bytes, secret),
-                "{secret} appears in {}",
-                file.display()
-            );
+        for (name, bytes) in &stored {
+            assert!(!contains(bytes, secret), "{secret} appears in {name}");
         }
     }
 }

@@ -58,6 +58,10 @@ fn children(pid: u32) -> Vec<u32> {
 
 #[actix_web::test]
 async fn every_state_changing_200_follows_an_fdatasync_of_the_store_log() {
+    if postgres_backend() {
+        // On PostgreSQL the COMMIT is the durability point; this test is about sled's files.
+        return;
+    }
     if !tool_available("strace", "system-call proof of durable acknowledgements") {
         return;
     }

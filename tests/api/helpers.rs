@@ -106,15 +106,57 @@ pub struct TestApp {
     pub settings: Settings,
 }
 
+/// True when the suite runs against PostgreSQL (`TSH_TEST_BACKEND=postgres`, set by `.ci/run`
+/// for its second pass); the default is sled.
+pub fn postgres_backend() -> bool {
+    match std::env::var("TSH_TEST_BACKEND").as_deref() {
+        Ok("postgres") => true,
+        Ok("sled") | Ok("") | Err(_) => false,
+        Ok(other) => panic!("TSH_TEST_BACKEND={other}: expected sled or postgres"),
+    }
+}
+
+/// The store settings of a test store named by `path`: the sled directory itself, or (on the
+/// PostgreSQL pass) a fresh database of the shared throw-away cluster bound to that path, so a
+/// service restarted on the same path finds its data again.
+pub fn store_overrides(path: &Path) -> Vec<(String, String)> {
+    match postgres_database(path) {
+        None => vec![("store.path".to_owned(), path.display().to_string())],
+        Some(url) => vec![
+            ("store.path".to_owned(), path.display().to_string()),
+            ("store.backend".to_owned(), "postgres".to_owned()),
+            ("store.url".to_owned(), url),
+        ],
+    }
+}
+
+/// On the PostgreSQL pass, the URL of the database bound to a test store path (created on first
+/// use); `None` on the sled pass.
+pub fn postgres_database(path: &Path) -> Option<String> {
+    if !postgres_backend() {
+        return None;
+    }
+    static DATABASES: Mutex<Vec<(PathBuf, String)>> = Mutex::new(Vec::new());
+    let cluster = crate::pg_cluster::shared()
+        .expect("TSH_TEST_BACKEND=postgres needs PostgreSQL (apt-get install postgresql)");
+    let mut known = DATABASES.lock().unwrap();
+    if let Some((_, url)) = known.iter().find(|(p, _)| p == path) {
+        return Some(url.clone());
+    }
+    let url = cluster.url(&crate::pg_cluster::fresh_database(cluster, "t"));
+    known.push((path.to_owned(), url.clone()));
+    Some(url)
+}
+
 /// Settings for a test: the repo's default + local layers, a temp store, port 0, the mock gateway.
 pub fn test_settings(store_path: &Path, gateway_url: &str, extra: &[(&str, &str)]) -> Settings {
-    let mut overrides = vec![
+    let mut overrides = store_overrides(store_path);
+    overrides.extend([
         ("server.bind".to_owned(), "127.0.0.1:0".to_owned()),
-        ("store.path".to_owned(), store_path.display().to_string()),
         ("otp.webhook_url".to_owned(), gateway_url.to_owned()),
         ("otp.timeout_ms".to_owned(), "1000".to_owned()),
         ("server.workers".to_owned(), "2".to_owned()),
-    ];
+    ]);
     for (k, v) in extra {
         overrides.push(((*k).to_owned(), (*v).to_owned()));
     }
@@ -347,7 +389,13 @@ impl ServiceProcess {
             .env_remove("TSH_ISSUER_ENV")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        command.env("TSH_ISSUER__STORE__PATH", store);
+        for (key, value) in store_overrides(store) {
+            let var = format!(
+                "TSH_ISSUER__{}",
+                key.replace('.', "__").to_ascii_uppercase()
+            );
+            command.env(var, value);
+        }
         for (k, v) in extra_env {
             command.env(k, v);
         }
@@ -422,7 +470,12 @@ pub fn tool_available(program: &str, why: &str) -> bool {
         if std::env::var_os("CI").is_some() {
             panic!("{program} is required in CI ({why}); .ci/run installs it");
         }
-        eprintln!("\n*** NOT RUN: {program} is not installed ({why}) ***\n");
+        // Written to the real stderr: the test harness's capture would hide an eprintln!.
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "\n*** NOT RUN: {program} is not installed ({why}) ***\n"
+        );
     }
     found
 }
