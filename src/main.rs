@@ -41,7 +41,15 @@ fn main() -> ExitCode {
         }
         Some(Command::Store {
             command: StoreCommand::Export { store, out },
-        }) => cli::store::export(store, out.as_deref()),
+        }) => cli::store::export(&cli, store.as_deref(), out.as_deref()),
+        Some(Command::Store {
+            command:
+                StoreCommand::Import {
+                    file,
+                    store,
+                    into_non_empty,
+                },
+        }) => cli::store::import(&cli, file, store.as_deref(), *into_non_empty),
     };
     cli::finish(result)
 }

@@ -177,11 +177,42 @@ pub fn render(report: &ReplayReport) -> String {
 
 /// Reads decisions from an NDJSON export (one decision per line).
 pub fn read_export(text: &str) -> Result<Vec<DecisionRecord>, String> {
+    if is_store_export(text) {
+        return read_store_export(text);
+    }
     text.lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
         .map(|(i, line)| serde_json::from_str(line).map_err(|e| format!("line {}: {e}", i + 1)))
         .collect()
+}
+
+/// True when `text` is a whole-store export (`tsh-issuer store export`), whose first line is
+/// its header.
+fn is_store_export(text: &str) -> bool {
+    let first = text.lines().next().unwrap_or_default();
+    serde_json::from_str::<crate::store::transfer::Header>(first)
+        .is_ok_and(|h| h.format == crate::store::transfer::FORMAT)
+}
+
+/// The decisions of a whole-store export (they are written oldest first).
+fn read_store_export(text: &str) -> Result<Vec<DecisionRecord>, String> {
+    use crate::store::transfer::{Record, Row};
+    let mut decisions = Vec::new();
+    for (i, line) in text.lines().enumerate().skip(1) {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let row: Row = serde_json::from_str(line).map_err(|e| format!("line {}: {e}", i + 1))?;
+        if row.table == "decisionid_decision" {
+            if let Record::Decision(d) =
+                Record::from_row(&row).map_err(|e| format!("line {}: {e}", i + 1))?
+            {
+                decisions.push(d);
+            }
+        }
+    }
+    Ok(decisions)
 }
 
 /// Writes decisions as NDJSON, oldest first.

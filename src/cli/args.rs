@@ -1,5 +1,6 @@
 //! Command-line arguments (clap): `serve` (the default), `cards import FILE`, `rules check FILE`,
-//! `config check`, `replay`, `reconcile`, `store export`. Only the shapes; the bodies live in the sibling modules.
+//! `config check`, `replay`, `reconcile`, `store export` / `store import`. Only the shapes; the
+//! bodies live in the sibling modules.
 
 use std::path::PathBuf;
 
@@ -84,14 +85,29 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum StoreCommand {
-    /// Write every decision as NDJSON (oldest first) from a store directory the service is not
-    /// using; against a running service use `GET /api/v1/decisions/export`.
+    /// Write every entity of the configured store (cards, tokens, transitions, enrolments,
+    /// decisions, audit, counters, …) as JSON lines: fingerprints and masked forms only, no card
+    /// data in clear. On sled the service must be stopped (sled locks its directory); on
+    /// PostgreSQL the export is one consistent snapshot, taken while instances serve.
     Export {
+        /// A sled store directory instead of the configured store.
         #[arg(long, value_name = "DIR")]
-        store: PathBuf,
+        store: Option<PathBuf>,
         /// Output file (default: standard output).
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
+    },
+    /// Read a `store export` file into the configured store (no service may be using it).
+    /// Refuses a store that already holds records unless --into-non-empty is given.
+    Import {
+        file: PathBuf,
+        /// A sled store directory instead of the configured store.
+        #[arg(long, value_name = "DIR")]
+        store: Option<PathBuf>,
+        /// Merge into a store that is not empty (a record with the same key replaces the stored
+        /// one; audit entries already present are kept).
+        #[arg(long)]
+        into_non_empty: bool,
     },
 }
 

@@ -123,6 +123,7 @@ impl TryFrom<Received<'_, RequestDigitizationRequest>> for DigitizationInput {
             capture_method: request.capture_method(),
             signals: signals(&request),
             original_token: original_token::claim(received.body)?,
+            message: fields::message_body(received.body),
         })
     }
 }

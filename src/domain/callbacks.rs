@@ -94,6 +94,8 @@ pub struct DigitizationInput {
     pub capture_method: Option<String>,
     pub signals: Signals,
     pub original_token: OriginalTokenClaim,
+    /// The request as received: a retry of the same request gets the decision recorded for it.
+    pub message: MessageBody,
 }
 
 /// The issuer's answer to a digitization: the step-up methods come with a yellow only.

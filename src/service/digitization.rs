@@ -48,13 +48,6 @@ pub async fn request(
     let attempt = attempt(svc, &input, &card, &rules);
     let facts = gather_facts(svc, &input, &card, &checked, original.as_ref(), &attempt).await?;
     let evaluated = evaluate(svc, &rules, &facts, &card);
-    let level = evaluated.live.level;
-    let offered: Vec<_> = evaluated
-        .live
-        .methods
-        .iter()
-        .map(|c| c.method.clone())
-        .collect();
     let draft = decision_draft(
         ctx,
         &input,
@@ -64,7 +57,9 @@ pub async fn request(
         evaluated,
         &rules,
     );
+    // A retried request is answered with the decision recorded the first time.
     let decision = record_decision(svc, &input, draft, original, attempt).await?;
+    let level = decision.level_of_trust;
     crate::metrics::decision(level, DecidedBy::Issuer);
     tracing::info!(
         decision_id = %decision.decision_id,
@@ -74,7 +69,7 @@ pub async fn request(
     );
     Ok(DigitizationDecision {
         level_of_trust: level,
-        idv_methods: (level == LevelOfTrust::Yellow).then_some(offered),
+        idv_methods: (level == LevelOfTrust::Yellow).then_some(decision.idv_methods),
     })
 }
 
@@ -289,9 +284,22 @@ async fn record_decision(
         token_requestor: input.token_requestor.clone(),
         original_token: original,
     };
+    // The same request again (TSH retrying, or retrying on another instance after a failover) is
+    // answered with the decision recorded for it: one correlation id, one issuer decision.
+    let retry_key = super::lifecycle::message_fingerprint(
+        svc,
+        "digitization",
+        &[&draft.correlation_id],
+        &input.message,
+    );
     let decision = svc
         .store
         .write(move |tx| {
+            if tx.mark_seen(&retry_key, &draft.created_time)? {
+                if let Some(recorded) = recorded_issuer_decision(tx, &draft.correlation_id)? {
+                    return Ok(recorded);
+                }
+            }
             let mut decision = draft.clone();
             decision.decision_id = format!("{:016x}", tx.next_id()?);
             tx.put_decision(&decision)?;
@@ -310,6 +318,24 @@ async fn record_decision(
         })
         .await?;
     Ok(decision)
+}
+
+/// The latest issuer decision of an enrolment (what a retried request is answered with).
+fn recorded_issuer_decision(
+    tx: &dyn crate::store::Tx,
+    correlation_id: &str,
+) -> Result<Option<DecisionRecord>, crate::store::TxError> {
+    let Some(enrollment) = tx.enrollment(correlation_id)? else {
+        return Ok(None);
+    };
+    for id in enrollment.decision_ids.iter().rev() {
+        if let Some(decision) = tx.decision(id)? {
+            if decision.decided_by == DecidedBy::Issuer {
+                return Ok(Some(decision));
+            }
+        }
+    }
+    Ok(None)
 }
 
 /// The outcome of one rule set on one request, after the step-up safety net.

@@ -9,7 +9,10 @@
 //!
 //! Owns: mix parsing, the schedule, card setup through the staff API (`POST /api/v1/cards`),
 //! the sessions (fresh correlation id, card data freshly CMS-sealed as TSH does), HdrHistogram
-//! recording and the report. Bounded in count ([`MAX_SESSIONS`]) and time (duration + one request
+//! recording and the report. With several `--url`s, session `i` goes to URL `i mod n`, and a
+//! request that fails (transport error, timeout, 5xx) is sent once more to the next URL with the
+//! same `x-correlation-id`, as TSH retries against another instance; `--acks FILE` lists every
+//! 200 seen (for `scripts/failover.sh`). Bounded in count ([`MAX_SESSIONS`]) and time (duration + one request
 //! timeout to drain); refuses non-loopback URLs. Must not print: the caller prints the report.
 
 use std::collections::BTreeMap;
@@ -199,6 +202,11 @@ pub enum Cards {
 #[derive(Debug, Clone)]
 pub struct LoadOptions {
     pub url: String,
+    /// Further instances: sessions are spread over `url` and these, and a failed request is
+    /// retried once on the next one.
+    pub other_urls: Vec<String>,
+    /// Where to append one JSON line per 200 answer (operation, correlation id, URL).
+    pub acks: Option<std::path::PathBuf>,
     pub prefix: String,
     pub issuer_id: String,
     pub staff_token: String,
@@ -218,6 +226,8 @@ impl LoadOptions {
     pub fn local(url: &str, issuer_cert_pem: String, rate: f64, duration: Duration) -> LoadOptions {
         LoadOptions {
             url: url.to_owned(),
+            other_urls: Vec::new(),
+            acks: None,
             prefix: "/issuer/igwapi/v2.0".into(),
             issuer_id: "ISSUERDEV1".into(),
             staff_token: "dev-operator-token".into(),
@@ -319,6 +329,8 @@ pub struct LoadReport {
     pub not_started: u64,
     /// Sessions still open when the drain time ran out.
     pub unfinished: u64,
+    /// Requests sent a second time to another instance after a failure.
+    pub retried: u64,
     /// From the first due time to the last answer.
     pub elapsed: Duration,
     pub ops: BTreeMap<&'static str, OpStats>,
@@ -463,6 +475,13 @@ impl fmt::Display for LoadReport {
                 )?;
             }
         }
+        if self.retried > 0 {
+            writeln!(
+                f,
+                "failover: {} request(s) retried on another instance",
+                self.retried
+            )?;
+        }
         write!(f, "{}", self.summary_line())
     }
 }
@@ -477,6 +496,10 @@ struct Card {
 
 struct Ctx {
     base: String,
+    /// Every instance, `base` first.
+    bases: Vec<String>,
+    acks: Option<Mutex<std::fs::File>>,
+    retried: std::sync::atomic::AtomicU64,
     prefix: String,
     issuer_id: String,
     recipient: Recipient,
@@ -491,6 +514,20 @@ struct Ctx {
 pub async fn run_load(options: LoadOptions) -> Result<LoadReport, String> {
     options.validate()?;
     let base = loopback_base_url(&options.url)?;
+    let mut bases = vec![base.clone()];
+    for url in &options.other_urls {
+        bases.push(loopback_base_url(url)?);
+    }
+    let acks = match &options.acks {
+        None => None,
+        Some(path) => Some(Mutex::new(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(|e| format!("--acks {}: {e}", path.display()))?,
+        )),
+    };
     let recipient = Recipient::from_pem(&options.issuer_cert_pem)
         .map_err(|e| format!("issuer certificate: {e}"))?;
     let client = reqwest::Client::builder()
@@ -514,6 +551,9 @@ pub async fn run_load(options: LoadOptions) -> Result<LoadReport, String> {
     };
     let mut ctx = Ctx {
         base,
+        bases,
+        acks,
+        retried: std::sync::atomic::AtomicU64::new(0),
         prefix: format!("/{}", options.prefix.trim_matches('/')),
         issuer_id: options.issuer_id.clone(),
         recipient,
@@ -576,7 +616,7 @@ pub async fn run_load(options: LoadOptions) -> Result<LoadReport, String> {
     let elapsed = start.elapsed();
     let ops = std::mem::take(&mut *ctx.stats.lock().unwrap_or_else(|p| p.into_inner()));
     Ok(LoadReport {
-        url: ctx.base.clone(),
+        url: ctx.bases.join(" + "),
         rate: options.rate,
         duration: options.duration,
         mix: options.mix,
@@ -585,6 +625,7 @@ pub async fn run_load(options: LoadOptions) -> Result<LoadReport, String> {
         started,
         not_started,
         unfinished,
+        retried: ctx.retried.load(std::sync::atomic::Ordering::Relaxed),
         elapsed,
         ops,
     })
@@ -676,7 +717,9 @@ async fn lookup_reference(ctx: &Ctx, card: &Card) -> Result<Option<String>, Stri
     Ok(answer["issuerCardRefId"].as_str().map(str::to_owned))
 }
 
-/// What one request came to: the answer's JSON, or the failure kind for the report.
+/// What one request came to: the answer's JSON, or the failure kind for the report. Sent to the
+/// session's instance; a failure that another instance could answer (no answer, 5xx) is sent
+/// once more to the next instance, with the same correlation id.
 async fn send(
     ctx: &Ctx,
     operation: &'static str,
@@ -684,7 +727,76 @@ async fn send(
     body: Value,
     intended: Instant,
 ) -> Option<Value> {
-    let url = format!("{}{}/{operation}", ctx.base, ctx.prefix);
+    let first = session_instance(ctx, correlation_id);
+    let mut attempt = attempt_once(ctx, &ctx.bases[first], operation, correlation_id, &body).await;
+    if ctx.bases.len() > 1 && attempt.retryable {
+        ctx.retried
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let next = &ctx.bases[(first + 1) % ctx.bases.len()];
+        attempt = attempt_once(ctx, next, operation, correlation_id, &body).await;
+    }
+    let done = Instant::now();
+    if let (Ok(()), Some(acks)) = (&attempt.outcome, &ctx.acks) {
+        record_ack(acks, operation, correlation_id, &attempt.base, &body);
+    }
+    ctx.stats
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .entry(operation)
+        .or_default()
+        .record(intended, done, attempt.outcome);
+    attempt.json
+}
+
+/// The instance of the session a correlation id belongs to (`load-<run>-<index>`).
+fn session_instance(ctx: &Ctx, correlation_id: &str) -> usize {
+    let index: usize = correlation_id
+        .rsplit('-')
+        .next()
+        .and_then(|i| i.parse().ok())
+        .unwrap_or(0);
+    index % ctx.bases.len()
+}
+
+/// One answer (or its absence) from one instance.
+struct Attempt {
+    base: String,
+    outcome: Result<(), String>,
+    json: Option<Value>,
+    /// No answer, or a 5xx: another instance may do better.
+    retryable: bool,
+}
+
+fn record_ack(
+    acks: &Mutex<std::fs::File>,
+    operation: &str,
+    correlation_id: &str,
+    base: &str,
+    body: &Value,
+) {
+    use std::io::Write;
+    let line = json!({
+        "operation": operation,
+        "correlation_id": correlation_id,
+        "url": base,
+        "virtual_card_id": body.get("virtualCardId"),
+        "at_ms": std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64),
+    });
+    let mut file = acks.lock().unwrap_or_else(|p| p.into_inner());
+    // A failed write only weakens the failover check, which then reports missing lines.
+    let _ = writeln!(file, "{line}");
+}
+
+async fn attempt_once(
+    ctx: &Ctx,
+    base: &str,
+    operation: &'static str,
+    correlation_id: &str,
+    body: &Value,
+) -> Attempt {
+    let url = format!("{base}{}/{operation}", ctx.prefix);
     let result = ctx
         .client
         .post(&url)
@@ -694,35 +806,33 @@ async fn send(
         .body(body.to_string())
         .send()
         .await;
-    let (outcome, json) = match result {
-        Err(e) => (Err(transport_kind(&e)), None),
+    let (outcome, json, retryable) = match result {
+        Err(e) => (Err(transport_kind(&e)), None, true),
         Ok(response) => {
             let status = response.status().as_u16();
             match response.bytes().await {
-                Err(e) => (Err(transport_kind(&e)), None),
+                Err(e) => (Err(transport_kind(&e)), None, true),
                 Ok(bytes) => {
                     let json: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
                     if status == 200 {
-                        (Ok(()), Some(json))
+                        (Ok(()), Some(json), false)
                     } else {
                         let kind = match json.get("responseCode") {
                             Some(code) => format!("{status} ({code})"),
                             None => status.to_string(),
                         };
-                        (Err(kind), None)
+                        (Err(kind), None, status >= 500)
                     }
                 }
             }
         }
     };
-    let done = Instant::now();
-    ctx.stats
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .entry(operation)
-        .or_default()
-        .record(intended, done, outcome);
-    json
+    Attempt {
+        base: base.to_owned(),
+        outcome,
+        json,
+        retryable,
+    }
 }
 
 fn transport_kind(error: &reqwest::Error) -> String {
@@ -809,9 +919,14 @@ async fn run_session(ctx: &Ctx, kind: SessionKind, index: u64, due: Instant) {
 /// `tsh-sim load` arguments.
 #[derive(Debug, clap::Args)]
 pub struct LoadArgs {
-    /// tsh-issuer base URL; loopback only.
+    /// tsh-issuer base URL; loopback only. Repeat for several instances: sessions are spread
+    /// over them, and a failed request (no answer, 5xx) is retried once on the next one with the
+    /// same x-correlation-id.
     #[arg(long, default_value = "http://127.0.0.1:8080")]
-    pub url: String,
+    pub url: Vec<String>,
+    /// Append one JSON line per 200 answer (operation, correlation id, instance) to this file.
+    #[arg(long, value_name = "FILE")]
+    pub acks: Option<std::path::PathBuf>,
     /// Sessions started per second (open model: on schedule, whatever the answers).
     #[arg(long)]
     pub rate: f64,
@@ -878,8 +993,13 @@ pub fn command(args: LoadArgs) -> std::process::ExitCode {
     }
     let duration = Duration::from_secs_f64(args.duration.min(MAX_DURATION.as_secs_f64() + 1.0));
     let summary_only = args.summary_only;
+    let mut urls = args.url.into_iter();
     let options = LoadOptions {
-        url: args.url,
+        url: urls
+            .next()
+            .unwrap_or_else(|| "http://127.0.0.1:8080".to_owned()),
+        other_urls: urls.collect(),
+        acks: args.acks,
         prefix: args.prefix,
         issuer_id: args.issuer_id,
         staff_token: args.staff_token,
@@ -996,6 +1116,7 @@ mod tests {
             started: 100,
             not_started: 0,
             unfinished: 0,
+            retried: 0,
             elapsed: Duration::from_secs(2),
             ops,
         };

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use super::counters::{MemberId, SeriesId, Span};
+use super::transfer::Record;
 use super::{StoreError, Tx, TxError};
 use crate::domain::{
     AuditEntry, CardRecord, DecisionRecord, Enrollment, OutboxEvent, TokenRecord, Transition,
@@ -113,6 +114,14 @@ pub trait Engine: Send + Sync {
     fn prune_revoked_sessions(&self, now: u64) -> Result<usize, StoreError>;
     /// Tokens flagged by the original-death policy, by virtual card id.
     fn scan_orphans(&self, visit: Visit<'_, TokenRecord>) -> Result<(), StoreError>;
+    /// How many records an export would write (indexes and metadata not counted).
+    fn record_count(&self) -> Result<u64, StoreError>;
+    /// Visits every record, table by table in `transfer::TABLES` order.
+    fn export_records(&self, visit: Visit<'_, Record>) -> Result<(), StoreError>;
+    /// Writes records as they are (indexes rebuilt, same keys replaced) in one transaction.
+    fn import_records(&self, records: &[Record]) -> Result<(), StoreError>;
+    /// Makes every id allocated from now on greater than `past`.
+    fn advance_ids(&self, past: u64) -> Result<(), StoreError>;
     /// Outbox events by sequence; only pending ones with `pending_only`.
     fn scan_events(
         &self,

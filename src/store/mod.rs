@@ -20,6 +20,7 @@ mod postgres;
 mod search_ops;
 mod sled_backend;
 mod sled_sync;
+pub mod transfer;
 
 use std::cell::RefCell;
 use std::path::Path;
@@ -90,6 +91,11 @@ impl TxError {
 
     fn codec(reason: impl Into<String>) -> TxError {
         TxError(TxErrorKind::Codec(reason.into()))
+    }
+
+    /// True for an explicit abort (as opposed to a conflict, codec or database error).
+    pub(crate) fn is_abort(&self) -> bool {
+        matches!(self.0, TxErrorKind::Abort(_))
     }
 
     fn sql(e: &tokio_postgres::Error) -> TxError {

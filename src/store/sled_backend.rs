@@ -15,6 +15,7 @@ use sled::{Db, Transactional, Tree};
 use super::counters::{Cell, MemberId, SeriesId, Span};
 use super::engine::{Engine, Flow, Flusher, ListIndex, Order, TokenScan, Visit};
 use super::sled_sync::SledSync;
+use super::transfer::Record;
 use super::{id_number, StoreError, Tx, TxError, TxErrorKind, SCHEMA_VERSION};
 use crate::domain::event::event_sequence;
 use crate::domain::lineage::is_listed_orphan;
@@ -337,6 +338,14 @@ impl SledBackend {
     where
         F: Fn(&dyn Tx) -> Result<R, TxError>,
     {
+        self.run_sled_transaction(|tx| body(tx))
+    }
+
+    /// A transaction over every tree, with sled's own view (import writes raw entries too).
+    fn run_sled_transaction<R, F>(&self, body: F) -> Result<R, StoreError>
+    where
+        F: Fn(&SledTx<'_>) -> Result<R, TxError>,
+    {
         let result = self.trees.as_slice().transaction(|view| {
             let tx = SledTx { trees: view };
             body(&tx).map_err(|TxError(kind)| match kind {
@@ -605,6 +614,22 @@ impl Engine for SledBackend {
         }
     }
 
+    fn record_count(&self) -> Result<u64, StoreError> {
+        Ok(self.count_records())
+    }
+
+    fn export_records(&self, visit: Visit<'_, Record>) -> Result<(), StoreError> {
+        self.export_all(visit)
+    }
+
+    fn import_records(&self, records: &[Record]) -> Result<(), StoreError> {
+        self.import_all(records)
+    }
+
+    fn advance_ids(&self, past: u64) -> Result<(), StoreError> {
+        self.skip_ids_past(past)
+    }
+
     fn scan_events(
         &self,
         order: Order,
@@ -689,6 +714,9 @@ impl SledBackend {
         })
     }
 }
+
+#[path = "sled_transfer.rs"]
+mod transfer;
 
 struct SledTx<'a> {
     trees: &'a [TransactionalTree],

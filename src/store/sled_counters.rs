@@ -16,7 +16,7 @@ const OBSOLETE_TREES: [&str; 2] = ["velocitykey_events", "issuercardrefid_otpsen
 
 const CELL_KEY_LEN: usize = 16 + 1 + 4 + 1;
 
-fn cell_key(series: &SeriesId, level: u8, bucket: u32, shard: u8) -> [u8; CELL_KEY_LEN] {
+pub(super) fn cell_key(series: &SeriesId, level: u8, bucket: u32, shard: u8) -> [u8; CELL_KEY_LEN] {
     let mut key = [0u8; CELL_KEY_LEN];
     key[..16].copy_from_slice(&series.0);
     key[16] = level;
@@ -25,18 +25,18 @@ fn cell_key(series: &SeriesId, level: u8, bucket: u32, shard: u8) -> [u8; CELL_K
     key
 }
 
-fn member_key(series: &SeriesId, member: &MemberId) -> [u8; 32] {
+pub(super) fn member_key(series: &SeriesId, member: &MemberId) -> [u8; 32] {
     let mut key = [0u8; 32];
     key[..16].copy_from_slice(&series.0);
     key[16..].copy_from_slice(&member.0);
     key
 }
 
-fn read_i64(bytes: &[u8]) -> i64 {
+pub(super) fn read_i64(bytes: &[u8]) -> i64 {
     bytes.try_into().map(i64::from_be_bytes).unwrap_or(0)
 }
 
-fn read_u64(bytes: &[u8]) -> Option<u64> {
+pub(super) fn read_u64(bytes: &[u8]) -> Option<u64> {
     bytes.try_into().ok().map(u64::from_be_bytes)
 }
 

@@ -205,3 +205,48 @@ async fn card_data_is_required_and_must_decrypt() {
         .await;
     assert_eq!(bad.code(), Some(166));
 }
+
+#[actix_web::test]
+async fn a_retried_digitization_is_answered_from_the_recorded_decision() {
+    let app = spawn_app().await;
+    let correlation = cid("retry");
+    assert_eq!(app.eligibility(&correlation, PAN_FULL).await.status, 200);
+    let body = digitization_body(
+        &app,
+        PAN_FULL,
+        "BANK_APP",
+        json!({"scoringInformation": {"deviceScore": 1}}),
+    );
+    let first = app
+        .call("requestCardDigitization", &correlation, &body)
+        .await;
+    let again = app
+        .call("requestCardDigitization", &correlation, &body)
+        .await;
+    assert_eq!(first.status, 200, "{:?}", first.body);
+    assert_eq!(
+        first.body, again.body,
+        "the same answer, idvMethodList included"
+    );
+    let view = app
+        .staff_get(&format!("/api/v1/enrollments/{correlation}"))
+        .await;
+    assert_eq!(
+        view.body["decisions"].as_array().map(Vec::len),
+        Some(1),
+        "one correlation id, one decision: {:?}",
+        view.body
+    );
+    // A different request under the same correlation id is a new decision, as before.
+    let other = digitization_body(&app, PAN_FULL, "BANK_APP", json!({}));
+    assert_eq!(
+        app.call("requestCardDigitization", &correlation, &other)
+            .await
+            .status,
+        200
+    );
+    let view = app
+        .staff_get(&format!("/api/v1/enrollments/{correlation}"))
+        .await;
+    assert_eq!(view.body["decisions"].as_array().map(Vec::len), Some(2));
+}

@@ -37,6 +37,7 @@ mod staff;
 mod staff_actions;
 mod standin;
 mod store_conformance;
+mod store_transfer;
 mod tls;
 mod token_for_token;
 mod velocity;

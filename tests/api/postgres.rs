@@ -197,3 +197,30 @@ async fn an_unreachable_database_stops_startup_naming_store_url_with_the_passwor
         "one message: {stderr}"
     );
 }
+
+#[actix_web::test]
+async fn a_digitization_retried_on_the_other_instance_is_decided_once() {
+    let Some((a, b)) = two_instances("digitization retried across instances", &[]).await else {
+        return;
+    };
+    for round in 0..5 {
+        let correlation = cid("failover-digi");
+        assert_eq!(a.eligibility(&correlation, PAN_FULL).await.status, 200);
+        let body = digitization_body(&a, PAN_FULL, "BANK_APP", json!({}));
+        let (ra, rb) = tokio::join!(
+            a.call("requestCardDigitization", &correlation, &body),
+            b.call("requestCardDigitization", &correlation, &body)
+        );
+        assert_eq!((ra.status, rb.status), (200, 200), "round {round}");
+        assert_eq!(ra.body, rb.body, "round {round}: one answer");
+        let view = b
+            .staff_get(&format!("/api/v1/enrollments/{correlation}"))
+            .await;
+        assert_eq!(
+            view.body["decisions"].as_array().map(Vec::len),
+            Some(1),
+            "round {round}: {:?}",
+            view.body
+        );
+    }
+}

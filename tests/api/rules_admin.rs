@@ -289,7 +289,9 @@ async fn replay_and_export_read_a_stopped_services_store() {
     let gateway = MockGateway::start().await;
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store");
-    let mut service = ServiceProcess::start(&store, &gateway.url, &[]);
+    // `--store DIR` reads a sled directory: sled on both passes of the suite.
+    let sled = [("TSH_ISSUER__STORE__BACKEND", "sled")];
+    let mut service = ServiceProcess::start(&store, &gateway.url, &sled);
     let client = ProcessClient::new(&service.address);
     let body = json!({"cipheredCardInfo": dev_seal(&json!({"fpan": PAN_FULL, "exp": "1230"})), "cardCaptureInformation": {"captureMethod": "ON_FILE"}});
     assert_eq!(
@@ -327,7 +329,29 @@ async fn replay_and_export_read_a_stopped_services_store() {
         out.to_str().unwrap(),
     ]);
     assert_eq!(code, 0, "{stderr}");
-    assert_eq!(std::fs::read_to_string(&out).unwrap().lines().count(), 1);
+    // A whole-store export: its header, then every record; the one decision among them.
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        text.starts_with("{\"format\":\"tsh-issuer-store-export\""),
+        "{text}"
+    );
+    let decisions = text
+        .lines()
+        .filter(|l| l.contains("\"table\":\"decisionid_decision\""))
+        .count();
+    assert_eq!(decisions, 1);
+    // Replay reads such a file too.
+    let (code, stdout, stderr) = run_cli(&[
+        "replay",
+        "--rules",
+        strict.to_str().unwrap(),
+        "--input",
+        out.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["replayed"].as_u64(), Some(1));
 }
 
 #[actix_web::test]

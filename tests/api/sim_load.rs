@@ -101,3 +101,50 @@ async fn the_dev_cards_can_be_reused_and_remote_urls_are_refused() {
     };
     assert!(err.contains("loopback"), "{err}");
 }
+
+#[actix_web::test]
+async fn with_two_urls_a_request_the_first_cannot_answer_is_retried_on_the_other() {
+    let app = spawn_app().await;
+    // The second "instance" is a port nothing listens on: every session sent there fails to
+    // connect and is retried on the live one, with the same correlation id.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = tempfile::tempdir().unwrap();
+    let acks = dir.path().join("acks.jsonl");
+    let mut options = LoadOptions::local(&app.address, dev_cert(), 20.0, Duration::from_secs(1));
+    options.other_urls = vec![format!("http://127.0.0.1:{dead}")];
+    options.acks = Some(acks.clone());
+    options.mix = "eligibility=1,notify=1".parse().unwrap();
+    options.cards = Cards::Fresh(4);
+    let report = run_load(options).await.expect("the run starts");
+    let text = report.to_string();
+
+    assert_eq!(report.total_errors(), 0, "{text}");
+    assert_eq!(
+        report.retried, 10,
+        "every odd session went to the dead URL first: {text}"
+    );
+    assert!(text.contains("failover: 10 request(s) retried"), "{text}");
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&acks)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        lines.len() as u64,
+        report.total_requests(),
+        "one ack per 200"
+    );
+    assert!(
+        lines.iter().all(|l| l["url"] == app.address.as_str()),
+        "{lines:?}"
+    );
+    let notified = lines
+        .iter()
+        .filter(|l| l["operation"] == "notifyVirtualCardChange")
+        .count();
+    assert_eq!(notified, 10);
+}

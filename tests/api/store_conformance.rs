@@ -508,3 +508,53 @@ fn an_unreachable_database_is_refused_with_the_password_masked() {
     assert!(error.contains("tsh:***@127.0.0.1"), "{error}");
     assert!(!error.contains("s3cret"), "{error}");
 }
+
+#[test]
+fn staff_search_by_last_four_and_session_revocations_work_on_every_engine() {
+    use tsh_issuer::domain::token::TokenNumberInfo;
+    for engine in engines("last-four search and session revocations") {
+        let store = (engine.open)();
+        let name = engine.name;
+        let numbered = |vcid: &str, last4: &str| {
+            let mut t = token(vcid, "CARD1", None);
+            t.token_number = Some(TokenNumberInfo {
+                token_fingerprint: format!("fp-{vcid}"),
+                token_masked: format!("************{last4}"),
+                token_last4: last4.to_owned(),
+            });
+            t
+        };
+        store
+            .transact_blocking(|tx| {
+                tx.put_token(&numbered("VC1", "1234"))?;
+                tx.put_token(&numbered("VC2", "9999"))?;
+                tx.revoke_session("session-a", 200)
+            })
+            .unwrap();
+        // A token whose number changes leaves its old last four.
+        store
+            .transact_blocking(|tx| tx.put_token(&numbered("VC2", "1234")))
+            .unwrap();
+        let reader = store.reader();
+        let found = reader.tokens_by_last4("1234", all_page()).unwrap();
+        let ids: Vec<&str> = found
+            .data
+            .iter()
+            .map(|t| t.virtual_card_id.as_str())
+            .collect();
+        assert_eq!(ids, ["VC1", "VC2"], "{name}");
+        assert_eq!(
+            reader.tokens_by_last4("9999", all_page()).unwrap().count,
+            0,
+            "{name}"
+        );
+        assert_eq!(
+            reader.cards_by_last4("0000", all_page()).unwrap().count,
+            0,
+            "{name}"
+        );
+        assert!(reader.session_revoked("session-a", 100).unwrap(), "{name}");
+        assert!(!reader.session_revoked("session-a", 200).unwrap(), "{name}");
+        assert!(!reader.session_revoked("session-b", 100).unwrap(), "{name}");
+    }
+}

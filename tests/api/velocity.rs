@@ -127,10 +127,12 @@ async fn velocity_counts_survive_a_restart() {
     {
         let mut first = ServiceProcess::start(&store, &gateway.url, &[]);
         let client = ProcessClient::new(&first.address);
-        for _ in 0..2 {
+        // Distinct correlation ids: the same request under the same id is a retry, answered
+        // from the recorded decision and not counted again.
+        for n in 1..=2 {
             assert_eq!(
                 client
-                    .call("requestCardDigitization", "v-restart", &body)
+                    .call("requestCardDigitization", &format!("v-restart-{n}"), &body)
                     .await
                     .status,
                 200
@@ -142,7 +144,7 @@ async fn velocity_counts_survive_a_restart() {
     let client = ProcessClient::new(&second.address);
     assert_eq!(
         client
-            .call("requestCardDigitization", "v-restart", &body)
+            .call("requestCardDigitization", "v-restart-3", &body)
             .await
             .status,
         200

@@ -8,6 +8,7 @@
 mod pool;
 mod reads;
 mod schema;
+mod transfer;
 mod tx;
 
 use std::cell::RefCell;
@@ -19,6 +20,7 @@ use tokio_postgres::error::SqlState;
 
 use super::counters::{MemberId, SeriesId, Span};
 use super::engine::{Engine, Flusher, ListIndex, Order, TokenScan, Visit};
+use super::transfer::Record;
 use super::{StoreError, Tx, TxError, TxErrorKind};
 use crate::config::{masked_url, PostgresSettings};
 use crate::domain::{
@@ -389,6 +391,22 @@ impl Engine for PgBackend {
 
     fn scan_orphans(&self, visit: Visit<'_, TokenRecord>) -> Result<(), StoreError> {
         self.scan_text(reads::ORPHANS, None, visit)
+    }
+
+    fn record_count(&self) -> Result<u64, StoreError> {
+        self.count_records()
+    }
+
+    fn export_records(&self, visit: Visit<'_, Record>) -> Result<(), StoreError> {
+        self.export_all(visit)
+    }
+
+    fn import_records(&self, records: &[Record]) -> Result<(), StoreError> {
+        self.import_all(records)
+    }
+
+    fn advance_ids(&self, past: u64) -> Result<(), StoreError> {
+        self.skip_ids_past(past)
     }
 
     fn scan_events(

@@ -171,7 +171,8 @@ impl Tx for PgTx<'_> {
             .as_ref()
             .map(|n| n.token_fingerprint.as_str());
         let own_last4 = token.token_number.as_ref().map(|n| n.token_last4.as_str());
-        let orphaned = token.original_death.is_some();
+        // The orphan list follows the rule every engine shares (flagged and not deleted itself).
+        let orphaned = crate::domain::lineage::is_listed_orphan(token);
         self.execute(
             "INSERT INTO tokens (virtual_card_id, issuer_card_ref_id, original_token_reference_id,
                                  original_token_fingerprint, token_reference_id,
