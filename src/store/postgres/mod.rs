@@ -76,6 +76,12 @@ fn is_connection_loss(e: &tokio_postgres::Error) -> bool {
             || *c == SqlState::CANNOT_CONNECT_NOW)
 }
 
+/// PostgreSQL `text` cannot hold NUL, so no stored key contains one: a lookup by such a key
+/// (hostile input) finds nothing instead of failing the statement.
+fn storable(key: &str) -> bool {
+    !key.contains('\0')
+}
+
 /// Exponential backoff with jitter, capped at ~100 ms: instances that collided spread out.
 fn backoff(attempt: u32) {
     let base = 1u64 << attempt.min(6);
@@ -262,10 +268,16 @@ impl Engine for PgBackend {
     }
 
     fn card(&self, issuer_card_ref_id: &str) -> Result<Option<CardRecord>, StoreError> {
+        if !storable(issuer_card_ref_id) {
+            return Ok(None);
+        }
         self.doc(reads::CARD, &issuer_card_ref_id)
     }
 
     fn card_by_pan_fingerprint(&self, fingerprint: &str) -> Result<Option<CardRecord>, StoreError> {
+        if !storable(fingerprint) {
+            return Ok(None);
+        }
         self.doc(reads::CARD_BY_PAN, &fingerprint)
     }
 
@@ -274,6 +286,9 @@ impl Engine for PgBackend {
     }
 
     fn enrollment(&self, correlation_id: &str) -> Result<Option<Enrollment>, StoreError> {
+        if !storable(correlation_id) {
+            return Ok(None);
+        }
         self.doc(reads::ENROLLMENT, &correlation_id)
     }
 
@@ -285,10 +300,16 @@ impl Engine for PgBackend {
     }
 
     fn token(&self, virtual_card_id: &str) -> Result<Option<TokenRecord>, StoreError> {
+        if !storable(virtual_card_id) {
+            return Ok(None);
+        }
         self.doc(reads::TOKEN, &virtual_card_id)
     }
 
     fn tsh_operation(&self, correlation_id: &str) -> Result<Option<TshOperation>, StoreError> {
+        if !storable(correlation_id) {
+            return Ok(None);
+        }
         self.doc(reads::TSH_OPERATION, &correlation_id)
     }
 
@@ -305,6 +326,9 @@ impl Engine for PgBackend {
     }
 
     fn list_index(&self, index: ListIndex, key: &str) -> Result<Vec<String>, StoreError> {
+        if !storable(key) {
+            return Ok(Vec::new());
+        }
         let sql = match index {
             ListIndex::OwnReference => reads::IDS_BY_OWN_REFERENCE,
             ListIndex::OwnFingerprint => reads::IDS_BY_OWN_FINGERPRINT,
@@ -337,6 +361,16 @@ impl Engine for PgBackend {
         which: TokenScan<'_>,
         visit: Visit<'_, TokenRecord>,
     ) -> Result<(), StoreError> {
+        let key = match which {
+            TokenScan::All => "",
+            TokenScan::Card(k)
+            | TokenScan::OriginalReference(k)
+            | TokenScan::OriginalFingerprint(k)
+            | TokenScan::Last4(k) => k,
+        };
+        if !storable(key) {
+            return Ok(());
+        }
         match which {
             TokenScan::All => self.scan_text(reads::TOKENS_ALL, None, visit),
             TokenScan::Card(card) => self.scan_text(reads::TOKENS_BY_CARD, Some(card), visit),
@@ -355,6 +389,9 @@ impl Engine for PgBackend {
         virtual_card_id: &str,
         visit: Visit<'_, Transition>,
     ) -> Result<(), StoreError> {
+        if !storable(virtual_card_id) {
+            return Ok(());
+        }
         self.scan_keyed_ids(reads::TRANSITIONS, virtual_card_id, visit)
     }
 
@@ -371,10 +408,16 @@ impl Engine for PgBackend {
         last4: &str,
         visit: Visit<'_, CardRecord>,
     ) -> Result<(), StoreError> {
+        if !storable(last4) {
+            return Ok(());
+        }
         self.scan_text(reads::CARDS_BY_LAST4, Some(last4), visit)
     }
 
     fn session_revoked_until(&self, session_id: &str) -> Result<Option<u64>, StoreError> {
+        if !storable(session_id) {
+            return Ok(None);
+        }
         let until: Option<i64> = self.with_conn(|conn| {
             Ok(conn
                 .query_opt(reads::SESSION_REVOKED, &[&session_id])?

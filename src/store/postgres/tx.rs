@@ -56,8 +56,23 @@ impl PgTx<'_> {
     }
 
     fn ids(&self, sql: &'static str, key: &str) -> Result<Vec<String>, TxError> {
+        if key.contains('\0') {
+            return Ok(Vec::new());
+        }
         let rows = self.conn.query(sql, &[&key]).map_err(|e| self.failed(e))?;
         Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
+    /// A point read by text key; a key with NUL (which `text` cannot hold) finds nothing.
+    fn doc_by<T: DeserializeOwned>(
+        &self,
+        sql: &'static str,
+        key: &str,
+    ) -> Result<Option<T>, TxError> {
+        if key.contains('\0') {
+            return Ok(None);
+        }
+        self.doc(sql, &key)
     }
 
     fn doc<T: DeserializeOwned>(
@@ -84,13 +99,16 @@ impl PgTx<'_> {
 
 impl Tx for PgTx<'_> {
     fn card(&self, issuer_card_ref_id: &str) -> Result<Option<CardRecord>, TxError> {
-        self.doc(
+        self.doc_by(
             "SELECT doc FROM cards WHERE issuer_card_ref_id = $1",
-            &issuer_card_ref_id,
+            issuer_card_ref_id,
         )
     }
 
     fn card_ref_by_pan_fingerprint(&self, fingerprint: &str) -> Result<Option<String>, TxError> {
+        if fingerprint.contains('\0') {
+            return Ok(None);
+        }
         let row = self.query_opt(
             "SELECT issuer_card_ref_id FROM card_pan_fingerprints WHERE pan_fingerprint = $1",
             &[&fingerprint],
@@ -114,9 +132,9 @@ impl Tx for PgTx<'_> {
     }
 
     fn enrollment(&self, correlation_id: &str) -> Result<Option<Enrollment>, TxError> {
-        self.doc(
+        self.doc_by(
             "SELECT doc FROM enrollments WHERE correlation_id = $1",
-            &correlation_id,
+            correlation_id,
         )
     }
 
@@ -154,9 +172,9 @@ impl Tx for PgTx<'_> {
     }
 
     fn token(&self, virtual_card_id: &str) -> Result<Option<TokenRecord>, TxError> {
-        self.doc(
+        self.doc_by(
             "SELECT doc FROM tokens WHERE virtual_card_id = $1",
-            &virtual_card_id,
+            virtual_card_id,
         )
     }
 
@@ -282,9 +300,9 @@ impl Tx for PgTx<'_> {
     }
 
     fn tsh_operation(&self, correlation_id: &str) -> Result<Option<TshOperation>, TxError> {
-        self.doc(
+        self.doc_by(
             "SELECT doc FROM tsh_operations WHERE correlation_id = $1",
-            &correlation_id,
+            correlation_id,
         )
     }
 
