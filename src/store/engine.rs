@@ -9,8 +9,8 @@ use super::counters::{MemberId, SeriesId, Span};
 use super::transfer::Record;
 use super::{StoreError, Tx, TxError};
 use crate::domain::{
-    AuditEntry, CardRecord, DecisionRecord, Enrollment, OutboxEvent, TokenRecord, Transition,
-    TshOperation,
+    AuditEntry, CardRecord, DecisionRecord, Enrollment, OutboxEvent, ReconciliationReport,
+    TokenRecord, TokenSync, Transition, TshOperation,
 };
 
 /// What a visitor wants after one item.
@@ -122,6 +122,21 @@ pub trait Engine: Send + Sync {
     fn import_records(&self, records: &[Record]) -> Result<(), StoreError>;
     /// Makes every id allocated from now on greater than `past`.
     fn advance_ids(&self, past: u64) -> Result<(), StoreError>;
+    /// A token's synchronisation record with TSH.
+    fn token_sync(&self, virtual_card_id: &str) -> Result<Option<TokenSync>, StoreError>;
+    /// Sync records whose `check` is set, by virtual card id.
+    fn scan_token_checks(&self, visit: Visit<'_, TokenSync>) -> Result<(), StoreError>;
+    /// Issuer operations still pending, by correlation id.
+    fn scan_pending_tsh_operations(&self, visit: Visit<'_, TshOperation>)
+        -> Result<(), StoreError>;
+    fn reconciliation(&self, id: &str) -> Result<Option<ReconciliationReport>, StoreError>;
+    /// Reconciliation reports, newest first.
+    fn scan_reconciliations(
+        &self,
+        visit: Visit<'_, ReconciliationReport>,
+    ) -> Result<(), StoreError>;
+    /// Every card, by card reference.
+    fn scan_cards(&self, visit: Visit<'_, CardRecord>) -> Result<(), StoreError>;
     /// Outbox events by sequence; only pending ones with `pending_only`.
     fn scan_events(
         &self,

@@ -457,6 +457,26 @@ impl SledBackend {
         }
     }
 
+    /// Visits the records of `records` named by the keys of `index` (key-only entries), skipping
+    /// entries whose record vanished (both are written in one transaction; a reader between two
+    /// calls may see one without the other).
+    fn visit_indexed<T: DeserializeOwned>(
+        &self,
+        index: usize,
+        records: usize,
+        visit: Visit<'_, T>,
+    ) -> Result<(), StoreError> {
+        for entry in self.trees[index].iter() {
+            let (key, _) = entry.map_err(io)?;
+            if let Some(record) = self.get(records, &key)? {
+                if visit(record)? == Flow::Stop {
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Visits the tokens named by the keys of an index tree (after `prefix`), skipping entries
     /// whose token vanished.
     fn visit_indexed_tokens(
@@ -630,6 +650,39 @@ impl Engine for SledBackend {
         self.skip_ids_past(past)
     }
 
+    fn token_sync(&self, virtual_card_id: &str) -> Result<Option<TokenSync>, StoreError> {
+        self.get(TOKEN_SYNC, virtual_card_id.as_bytes())
+    }
+
+    fn scan_token_checks(&self, visit: Visit<'_, TokenSync>) -> Result<(), StoreError> {
+        self.visit_indexed(CHECKS, TOKEN_SYNC, visit)
+    }
+
+    fn scan_pending_tsh_operations(
+        &self,
+        visit: Visit<'_, TshOperation>,
+    ) -> Result<(), StoreError> {
+        self.visit_indexed(PENDING_OPERATIONS, TSH_OPERATIONS, visit)
+    }
+
+    fn reconciliation(&self, id: &str) -> Result<Option<ReconciliationReport>, StoreError> {
+        match reconciliation_sequence(id) {
+            Some(seq) => self.get(RECONCILIATIONS, &seq.to_be_bytes()),
+            None => Ok(None),
+        }
+    }
+
+    fn scan_reconciliations(
+        &self,
+        visit: Visit<'_, ReconciliationReport>,
+    ) -> Result<(), StoreError> {
+        drive(self.trees[RECONCILIATIONS].iter().rev(), visit)
+    }
+
+    fn scan_cards(&self, visit: Visit<'_, CardRecord>) -> Result<(), StoreError> {
+        drive(self.trees[CARDS].iter(), visit)
+    }
+
     fn scan_events(
         &self,
         order: Order,
@@ -664,56 +717,6 @@ impl Engine for SledBackend {
 
 #[path = "sled_counters.rs"]
 mod counters;
-
-impl SledBackend {
-    pub fn token_sync(&self, virtual_card_id: &str) -> Result<Option<TokenSync>, StoreError> {
-        self.get(TOKEN_SYNC, virtual_card_id.as_bytes())
-    }
-
-    /// Sync records of the tokens with a pending check, by virtual card id.
-    pub fn tokens_with_checks(
-        &self,
-    ) -> impl Iterator<Item = Result<Option<TokenSync>, StoreError>> + '_ {
-        self.trees[CHECKS].iter().map(move |entry| {
-            let (key, _) = entry.map_err(io)?;
-            self.get(TOKEN_SYNC, &key)
-        })
-    }
-
-    /// Issuer operations still pending, by correlation id.
-    pub fn pending_tsh_operations(
-        &self,
-    ) -> impl Iterator<Item = Result<Option<TshOperation>, StoreError>> + '_ {
-        self.trees[PENDING_OPERATIONS].iter().map(move |entry| {
-            let (key, _) = entry.map_err(io)?;
-            self.get(TSH_OPERATIONS, &key)
-        })
-    }
-
-    pub fn reconciliation(&self, id: &str) -> Result<Option<ReconciliationReport>, StoreError> {
-        match reconciliation_sequence(id) {
-            Some(seq) => self.get(RECONCILIATIONS, &seq.to_be_bytes()),
-            None => Ok(None),
-        }
-    }
-
-    pub fn reconciliations_newest_first(
-        &self,
-    ) -> impl Iterator<Item = Result<ReconciliationReport, StoreError>> {
-        self.trees[RECONCILIATIONS].iter().rev().map(|entry| {
-            let (_, bytes) = entry.map_err(io)?;
-            decode(&bytes)
-        })
-    }
-
-    /// Every card, in reference order.
-    pub fn all_cards(&self) -> impl Iterator<Item = Result<CardRecord, StoreError>> {
-        self.trees[CARDS].iter().map(|entry| {
-            let (_, bytes) = entry.map_err(io)?;
-            decode(&bytes)
-        })
-    }
-}
 
 #[path = "sled_transfer.rs"]
 mod transfer;

@@ -5,7 +5,8 @@
 use super::counters::{cell_key, member_key, read_i64, read_u64};
 use super::{
     decode, io, pair_key, SledBackend, SledTx, AUDIT, CARDS, COUNTER_CELLS, DECISIONS, ENROLLMENTS,
-    EVENTS, LAST_SEEN, PAN_INDEX, REVOKED_SESSIONS, SEEN, TOKENS, TRANSITIONS, TSH_OPERATIONS,
+    EVENTS, LAST_SEEN, PAN_INDEX, RECONCILIATIONS, REVOKED_SESSIONS, SEEN, TOKENS, TOKEN_SYNC,
+    TRANSITIONS, TSH_OPERATIONS,
 };
 use crate::store::counters::{Cell, MemberId, SeriesId};
 use crate::store::engine::{Flow, Visit};
@@ -13,7 +14,7 @@ use crate::store::transfer::Record;
 use crate::store::{StoreError, Tx, TxError};
 
 /// The record trees, in export order.
-const RECORD_TREES: [usize; 13] = [
+const RECORD_TREES: [usize; 15] = [
     CARDS,
     PAN_INDEX,
     ENROLLMENTS,
@@ -27,6 +28,8 @@ const RECORD_TREES: [usize; 13] = [
     AUDIT,
     EVENTS,
     REVOKED_SESSIONS,
+    TOKEN_SYNC,
+    RECONCILIATIONS,
 ];
 
 fn text(bytes: &[u8]) -> Result<String, StoreError> {
@@ -91,6 +94,8 @@ fn record(tree: usize, key: &[u8], value: &[u8]) -> Result<Record, StoreError> {
             session_id: text(key)?,
             until: decode(value)?,
         },
+        TOKEN_SYNC => Record::TokenSync(decode(value)?),
+        RECONCILIATIONS => Record::Reconciliation(decode(value)?),
         _ => Record::Event(decode(value)?),
     })
 }
@@ -185,5 +190,7 @@ fn import_one(tx: &SledTx<'_>, record: &Record) -> Result<(), TxError> {
         },
         Record::Event(e) => tx.put_event(e),
         Record::RevokedSession { session_id, until } => tx.revoke_session(session_id, *until),
+        Record::TokenSync(sync) => tx.put_token_sync(sync),
+        Record::Reconciliation(report) => tx.put_reconciliation(report),
     }
 }

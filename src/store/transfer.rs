@@ -1,9 +1,9 @@
 //! `store export` / `store import`: every entity of a store as engine-neutral JSON lines, so a sled
 //! store moves to PostgreSQL and back. Entities: cards, the PAN-fingerprint index, enrolments,
 //! decisions, tokens, transitions, seen-message marks, counter cells and distinct-count members,
-//! TSH operations, audit entries, outbox events, console session revocations, and the id counter
-//! (in the header). Indexes are
-//! rebuilt on import, never exported. The rows are the stored records themselves — fingerprints
+//! TSH operations, audit entries, outbox events, console session revocations, token sync records,
+//! reconciliation reports, and the id counter (in the header). Indexes are rebuilt on import, never
+//! exported. The rows are the stored records themselves — fingerprints
 //! and masked forms only, no card data in clear. Import refuses a non-empty store unless told to
 //! merge. This module owns the file format and the driver; engines only list and write records.
 
@@ -15,9 +15,10 @@ use serde_json::Value;
 use super::counters::{Cell, MemberId, SeriesId};
 use super::engine::Flow;
 use super::{Store, StoreError};
+use crate::domain::reconciliation::reconciliation_sequence;
 use crate::domain::{
-    AuditEntry, CardRecord, DecisionRecord, Enrollment, OutboxEvent, TokenRecord, Transition,
-    TshOperation,
+    AuditEntry, CardRecord, DecisionRecord, Enrollment, OutboxEvent, ReconciliationReport,
+    TokenRecord, TokenSync, Transition, TshOperation,
 };
 
 /// First line of every export.
@@ -85,10 +86,13 @@ pub enum Record {
         session_id: String,
         until: u64,
     },
+    /// A token's synchronisation record with TSH (held notifications, pending check).
+    TokenSync(TokenSync),
+    Reconciliation(ReconciliationReport),
 }
 
 /// Export order (and the table names of the file).
-pub const TABLES: [&str; 13] = [
+pub const TABLES: [&str; 15] = [
     "issuercardrefid_card",
     "panfingerprint_issuercardrefid",
     "correlationid_enrollment",
@@ -102,6 +106,8 @@ pub const TABLES: [&str; 13] = [
     "auditid_auditentry",
     "eventseq_event",
     "sessionid_expiresat",
+    "virtualcardid_tokensync",
+    "reconciliationseq_report",
 ];
 
 fn to_value<T: Serialize>(value: &T) -> Result<Value, String> {
@@ -143,6 +149,8 @@ impl Record {
             Record::Audit(_) => TABLES[10],
             Record::Event(_) => TABLES[11],
             Record::RevokedSession { .. } => TABLES[12],
+            Record::TokenSync(_) => TABLES[13],
+            Record::Reconciliation(_) => TABLES[14],
         }
     }
 
@@ -153,6 +161,7 @@ impl Record {
             Record::Audit(a) => super::id_number(&a.audit_id),
             Record::Transition { seq, .. } => Some(*seq),
             Record::Event(e) => crate::domain::event::event_sequence(&e.id),
+            Record::Reconciliation(r) => reconciliation_sequence(&r.reconciliation_id),
             _ => None,
         }
     }
@@ -220,6 +229,8 @@ impl Record {
             Record::RevokedSession { session_id, until } => {
                 row(session_id.clone(), None, Value::from(*until))
             }
+            Record::TokenSync(t) => row(t.virtual_card_id.clone(), None, to_value(t)?),
+            Record::Reconciliation(r) => row(r.reconciliation_id.clone(), None, to_value(r)?),
         })
     }
 
@@ -255,6 +266,8 @@ impl Record {
                 session_id: row.key.clone(),
                 until: row.value.as_u64().ok_or("a revocation holds a Unix time")?,
             },
+            "virtualcardid_tokensync" => Record::TokenSync(from_value(&row.value)?),
+            "reconciliationseq_report" => Record::Reconciliation(from_value(&row.value)?),
             other => return Err(format!("unknown table {other:?}")),
         };
         let expected = record.to_row()?.key;

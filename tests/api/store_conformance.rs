@@ -558,3 +558,133 @@ fn staff_search_by_last_four_and_session_revocations_work_on_every_engine() {
         assert!(!reader.session_revoked("session-b", 100).unwrap(), "{name}");
     }
 }
+
+/// A token sync record, with or without a pending check.
+fn sync(vcid: &str, check: bool) -> tsh_issuer::domain::TokenSync {
+    let check = check.then(|| {
+        serde_json::json!({"issuer_card_ref_id": "CARD1", "held": [],
+                           "created_time": "2030-01-01T00:00:00Z"})
+    });
+    serde_json::from_value(serde_json::json!({"virtual_card_id": vcid, "check": check})).unwrap()
+}
+
+fn operation(cid: &str, status: &str) -> tsh_issuer::domain::TshOperation {
+    serde_json::from_value(serde_json::json!({
+        "correlation_id": cid, "operation": "updateCardState", "action": "SUSPEND",
+        "issuer_card_ref_id": "CARD1", "requested_by": "ops", "status": status,
+        "created_time": "2030-01-01T00:00:00Z", "last_modified_time": "2030-01-01T00:00:00Z"
+    }))
+    .unwrap()
+}
+
+fn report(seq: u64, status: &str) -> tsh_issuer::domain::ReconciliationReport {
+    serde_json::from_value(serde_json::json!({
+        "reconciliation_id": format!("rec-{seq:016x}"), "scope": "all", "requested_by": "cli",
+        "status": status, "started_time": "2030-01-01T00:00:00Z"
+    }))
+    .unwrap()
+}
+
+fn card(reference: &str) -> tsh_issuer::domain::CardRecord {
+    serde_json::from_value(serde_json::json!({
+        "issuer_card_ref_id": reference, "pan_fingerprint": format!("fp-{reference}"),
+        "pan_masked": "476134******0019", "bin": "476134", "last4": "0019", "exp": "1230",
+        "status": "ACTIVE", "created_time": "2030-01-01T00:00:00Z",
+        "last_modified_time": "2030-01-01T00:00:00Z"
+    }))
+    .unwrap()
+}
+
+/// The lists of issue 11's store operations, as ids.
+fn sync_lists(store: &Store) -> (Vec<String>, Vec<String>, Vec<String>, Vec<String>) {
+    let reader = store.reader();
+    let checks = reader.tokens_with_checks(10).unwrap();
+    let pending = reader.pending_tsh_operations(10).unwrap();
+    let reports = reader.reconciliations(all_page()).unwrap().data;
+    let cards = reader.cards(all_page()).unwrap().data;
+    (
+        checks.into_iter().map(|s| s.virtual_card_id).collect(),
+        pending.into_iter().map(|o| o.correlation_id).collect(),
+        reports.into_iter().map(|r| r.reconciliation_id).collect(),
+        cards.into_iter().map(|c| c.issuer_card_ref_id).collect(),
+    )
+}
+
+#[test]
+fn token_syncs_pending_operations_and_reconciliations_work_on_every_engine() {
+    use tsh_issuer::store::transfer;
+    for engine in engines("token syncs, pending operations, reconciliations") {
+        let store = (engine.open)();
+        let name = engine.name;
+        store
+            .transact_blocking(|tx| {
+                tx.put_card(&card("CARD2"))?;
+                tx.put_card(&card("CARD1"))?;
+                tx.put_token_sync(&sync("VC2", true))?;
+                tx.put_token_sync(&sync("VC1", true))?;
+                tx.put_token_sync(&sync("VC3", false))?;
+                tx.put_tsh_operation(&operation("op-b", "PENDING"))?;
+                tx.put_tsh_operation(&operation("op-a", "PENDING"))?;
+                tx.put_tsh_operation(&operation("op-c", "CONFIRMED"))?;
+                tx.put_reconciliation(&report(1, "running"))?;
+                tx.put_reconciliation(&report(2, "completed"))
+            })
+            .unwrap();
+        let (checks, pending, reports, cards) = sync_lists(&store);
+        assert_eq!(checks, ["VC1", "VC2"], "{name}");
+        assert_eq!(pending, ["op-a", "op-b"], "{name}");
+        let (rec1, rec2) = ("rec-0000000000000001", "rec-0000000000000002");
+        assert_eq!(reports, [rec2, rec1], "{name}: newest first");
+        assert_eq!(cards, ["CARD1", "CARD2"], "{name}");
+        let reader = store.reader();
+        assert_eq!(reader.tokens_with_checks(1).unwrap().len(), 1, "{name}");
+        assert!(reader.token_sync("VC3").unwrap().unwrap().check.is_none());
+        assert!(reader.token_sync("VC\0").unwrap().is_none(), "{name}");
+        assert!(reader.reconciliation("rec-1").unwrap().is_none(), "{name}");
+
+        // Settling leaves the lists; the records stay readable, in and out of a transaction.
+        store
+            .transact_blocking(|tx| {
+                tx.put_token_sync(&sync("VC1", false))?;
+                tx.put_tsh_operation(&operation("op-a", "FAILED"))?;
+                tx.put_reconciliation(&report(1, "completed"))?;
+                let kept = tx
+                    .token_sync("VC1")?
+                    .ok_or_else(|| TxError::abort("gone"))?;
+                assert!(kept.check.is_none());
+                Ok(())
+            })
+            .unwrap();
+        let (checks, pending, _, _) = sync_lists(&store);
+        assert_eq!(
+            (checks, pending),
+            (vec!["VC2".to_owned()], vec!["op-b".to_owned()])
+        );
+        let settled = store.reader().reconciliation(rec1).unwrap().unwrap();
+        assert_eq!(settled.status.as_str(), "completed", "{name}");
+        let bad = store.transact_blocking(|tx| {
+            let mut bad = report(3, "running");
+            bad.reconciliation_id = "rec-x".to_owned();
+            tx.put_reconciliation(&bad)
+        });
+        assert!(
+            matches!(bad, Err(StoreError::Aborted(_))),
+            "{name}: {bad:?}"
+        );
+
+        // Export and import into a fresh store of every engine move the records and rebuild
+        // their lists.
+        let mut file = Vec::new();
+        transfer::export(&store, &mut file, &mut |_, _| {}).unwrap();
+        for target in engines("token syncs moved by export/import") {
+            let copy = (target.open)();
+            transfer::import(&copy, &mut file.as_slice(), false, 0, &mut |_, _| {}).unwrap();
+            let to = target.name;
+            assert_eq!(sync_lists(&copy), sync_lists(&store), "{name} → {to}");
+            assert!(
+                copy.reader().token_sync("VC3").unwrap().is_some(),
+                "{name} → {to}"
+            );
+        }
+    }
+}

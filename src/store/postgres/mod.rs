@@ -24,8 +24,8 @@ use super::transfer::Record;
 use super::{StoreError, Tx, TxError, TxErrorKind};
 use crate::config::{masked_url, PostgresSettings};
 use crate::domain::{
-    AuditEntry, CardRecord, DecisionRecord, Enrollment, OutboxEvent, TokenRecord, Transition,
-    TshOperation,
+    AuditEntry, CardRecord, DecisionRecord, Enrollment, OutboxEvent, ReconciliationReport,
+    TokenRecord, TokenSync, Transition, TshOperation,
 };
 use pool::{describe, Pool, PoolError};
 pub use schema::LATEST as PG_SCHEMA_VERSION;
@@ -450,6 +450,42 @@ impl Engine for PgBackend {
 
     fn advance_ids(&self, past: u64) -> Result<(), StoreError> {
         self.skip_ids_past(past)
+    }
+
+    fn token_sync(&self, virtual_card_id: &str) -> Result<Option<TokenSync>, StoreError> {
+        if !storable(virtual_card_id) {
+            return Ok(None);
+        }
+        self.doc(reads::TOKEN_SYNC, &virtual_card_id)
+    }
+
+    fn scan_token_checks(&self, visit: Visit<'_, TokenSync>) -> Result<(), StoreError> {
+        self.scan_text(reads::TOKEN_CHECKS, None, visit)
+    }
+
+    fn scan_pending_tsh_operations(
+        &self,
+        visit: Visit<'_, TshOperation>,
+    ) -> Result<(), StoreError> {
+        self.scan_text(reads::PENDING_TSH_OPERATIONS, None, visit)
+    }
+
+    fn reconciliation(&self, id: &str) -> Result<Option<ReconciliationReport>, StoreError> {
+        match tx::reconciliation_key(id) {
+            Some(seq) => self.doc(reads::RECONCILIATION, &seq),
+            None => Ok(None),
+        }
+    }
+
+    fn scan_reconciliations(
+        &self,
+        visit: Visit<'_, ReconciliationReport>,
+    ) -> Result<(), StoreError> {
+        self.scan_ids(reads::RECONCILIATIONS_DESC, Order::NewestFirst, visit)
+    }
+
+    fn scan_cards(&self, visit: Visit<'_, CardRecord>) -> Result<(), StoreError> {
+        self.scan_text(reads::CARDS_ALL, None, visit)
     }
 
     fn scan_events(

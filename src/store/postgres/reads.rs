@@ -86,6 +86,19 @@ pub const TOKENS_BY_LAST4: &str = "SELECT virtual_card_id, doc FROM tokens
 pub const CARDS_BY_LAST4: &str = "SELECT issuer_card_ref_id, doc FROM cards
      WHERE last4 = $1 AND issuer_card_ref_id COLLATE \"C\" > $2
      ORDER BY issuer_card_ref_id COLLATE \"C\" LIMIT $3";
+pub const TOKEN_SYNC: &str = "SELECT doc FROM token_syncs WHERE virtual_card_id = $1";
+pub const TOKEN_CHECKS: &str = "SELECT virtual_card_id, doc FROM token_syncs
+     WHERE has_check AND $1::text IS NULL AND virtual_card_id COLLATE \"C\" > $2
+     ORDER BY virtual_card_id COLLATE \"C\" LIMIT $3";
+pub const PENDING_TSH_OPERATIONS: &str = "SELECT correlation_id, doc FROM tsh_operations
+     WHERE pending AND $1::text IS NULL AND correlation_id COLLATE \"C\" > $2
+     ORDER BY correlation_id COLLATE \"C\" LIMIT $3";
+pub const RECONCILIATION: &str = "SELECT doc FROM reconciliations WHERE reconciliation_seq = $1";
+pub const RECONCILIATIONS_DESC: &str = "SELECT reconciliation_seq, doc FROM reconciliations
+     WHERE reconciliation_seq < $1 ORDER BY reconciliation_seq DESC LIMIT $2";
+pub const CARDS_ALL: &str = "SELECT issuer_card_ref_id, doc FROM cards
+     WHERE $1::text IS NULL AND issuer_card_ref_id COLLATE \"C\" > $2
+     ORDER BY issuer_card_ref_id COLLATE \"C\" LIMIT $3";
 pub const SESSION_REVOKED: &str = "SELECT until FROM revoked_sessions WHERE session_id = $1";
 pub const PRUNE_SESSIONS: &str = "DELETE FROM revoked_sessions WHERE until <= $1";
 

@@ -84,8 +84,10 @@ const MIGRATIONS: &[(&str, &str)] = &[(
      CREATE INDEX IF NOT EXISTS series_members_by_time ON series_members (last_seen);
      CREATE TABLE IF NOT EXISTS tsh_operations (
          correlation_id text PRIMARY KEY,
+         pending boolean NOT NULL DEFAULT false,
          doc text NOT NULL
      );
+     CREATE INDEX IF NOT EXISTS tsh_operations_pending ON tsh_operations (pending);
      CREATE TABLE IF NOT EXISTS audit_entries (
          audit_id bigint PRIMARY KEY,
          doc text NOT NULL
@@ -99,6 +101,16 @@ const MIGRATIONS: &[(&str, &str)] = &[(
      CREATE TABLE IF NOT EXISTS revoked_sessions (
          session_id text PRIMARY KEY,
          until bigint NOT NULL
+     );
+     CREATE TABLE IF NOT EXISTS token_syncs (
+         virtual_card_id text PRIMARY KEY,
+         has_check boolean NOT NULL,
+         doc text NOT NULL
+     );
+     CREATE INDEX IF NOT EXISTS token_syncs_checks ON token_syncs (has_check);
+     CREATE TABLE IF NOT EXISTS reconciliations (
+         reconciliation_seq bigint PRIMARY KEY,
+         doc text NOT NULL
      );
      CREATE SEQUENCE IF NOT EXISTS record_ids;",
 )];

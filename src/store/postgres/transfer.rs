@@ -37,7 +37,7 @@ fn narrow<T: TryFrom<i64>>(value: i64) -> Result<T, StoreError> {
 }
 
 /// In `transfer::TABLES` order.
-const TABLES: [Table; 13] = [
+const TABLES: [Table; 15] = [
     Table {
         select: "SELECT doc FROM cards ORDER BY issuer_card_ref_id COLLATE \"C\"",
         read: |r| Ok(Record::Card(doc(r, 0)?)),
@@ -129,6 +129,14 @@ const TABLES: [Table; 13] = [
             })
         },
     },
+    Table {
+        select: "SELECT doc FROM token_syncs ORDER BY virtual_card_id COLLATE \"C\"",
+        read: |r| Ok(Record::TokenSync(doc(r, 0)?)),
+    },
+    Table {
+        select: "SELECT doc FROM reconciliations ORDER BY reconciliation_seq",
+        read: |r| Ok(Record::Reconciliation(doc(r, 0)?)),
+    },
 ];
 
 const COUNT: &str =
@@ -138,7 +146,8 @@ const COUNT: &str =
      + (SELECT count(*) FROM seen_messages) + (SELECT count(*) FROM counter_cells)
      + (SELECT count(*) FROM series_members) + (SELECT count(*) FROM tsh_operations)
      + (SELECT count(*) FROM audit_entries) + (SELECT count(*) FROM outbox_events)
-     + (SELECT count(*) FROM revoked_sessions)";
+     + (SELECT count(*) FROM revoked_sessions) + (SELECT count(*) FROM token_syncs)
+     + (SELECT count(*) FROM reconciliations)";
 
 fn sql_error(e: &tokio_postgres::Error) -> StoreError {
     StoreError::Io(describe(e))
@@ -301,5 +310,7 @@ fn import_one(tx: &PgTx<'_>, record: &Record) -> Result<(), TxError> {
         },
         Record::Event(e) => tx.put_event(e),
         Record::RevokedSession { session_id, until } => tx.revoke_session(session_id, *until),
+        Record::TokenSync(sync) => tx.put_token_sync(sync),
+        Record::Reconciliation(report) => tx.put_reconciliation(report),
     }
 }

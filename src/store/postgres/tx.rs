@@ -13,9 +13,10 @@ use tokio_postgres::Row;
 
 use super::pool::{Params, PgConn};
 use crate::domain::event::event_sequence;
+use crate::domain::reconciliation::reconciliation_sequence;
 use crate::domain::{
-    AuditEntry, CardRecord, DecisionRecord, Enrollment, EventStatus, OutboxEvent, TokenRecord,
-    Transition, TshOperation,
+    AuditEntry, CardRecord, DecisionRecord, Enrollment, EventStatus, OperationStatus, OutboxEvent,
+    ReconciliationReport, TokenRecord, TokenSync, Transition, TshOperation,
 };
 use crate::store::counters::{Cell, MemberId, SeriesId, Span};
 use crate::store::{Tx, TxError};
@@ -307,12 +308,15 @@ impl Tx for PgTx<'_> {
     }
 
     fn put_tsh_operation(&self, operation: &TshOperation) -> Result<(), TxError> {
-        self.upsert(
-            "INSERT INTO tsh_operations (correlation_id, doc) VALUES ($1, $2)
-             ON CONFLICT (correlation_id) DO UPDATE SET doc = excluded.doc",
-            &operation.correlation_id,
-            operation,
+        // The pending flag is a column of the row, so the pending list moves with the status.
+        let doc = to_doc(operation)?;
+        let pending = operation.status == OperationStatus::Pending;
+        self.execute(
+            "INSERT INTO tsh_operations (correlation_id, pending, doc) VALUES ($1, $2, $3)
+             ON CONFLICT (correlation_id) DO UPDATE SET pending = excluded.pending, doc = excluded.doc",
+            &[&operation.correlation_id, &pending, &doc],
         )
+        .map(|_| ())
     }
 
     fn append_audit(&self, entry: &AuditEntry) -> Result<(), TxError> {
@@ -359,6 +363,38 @@ impl Tx for PgTx<'_> {
             None => Ok(None),
         }
     }
+
+    fn token_sync(&self, virtual_card_id: &str) -> Result<Option<TokenSync>, TxError> {
+        self.doc_by(super::reads::TOKEN_SYNC, virtual_card_id)
+    }
+
+    fn put_token_sync(&self, sync: &TokenSync) -> Result<(), TxError> {
+        let doc = to_doc(sync)?;
+        let has_check = sync.check.is_some();
+        self.execute(
+            "INSERT INTO token_syncs (virtual_card_id, has_check, doc) VALUES ($1, $2, $3)
+             ON CONFLICT (virtual_card_id) DO UPDATE SET has_check = excluded.has_check,
+                 doc = excluded.doc",
+            &[&sync.virtual_card_id, &has_check, &doc],
+        )
+        .map(|_| ())
+    }
+
+    fn put_reconciliation(&self, report: &ReconciliationReport) -> Result<(), TxError> {
+        let seq = reconciliation_key(&report.reconciliation_id)
+            .ok_or_else(|| TxError::abort("reconciliation id must be rec- and 16 hex digits"))?;
+        self.upsert(
+            "INSERT INTO reconciliations (reconciliation_seq, doc) VALUES ($1, $2)
+             ON CONFLICT (reconciliation_seq) DO UPDATE SET doc = excluded.doc",
+            &seq,
+            report,
+        )
+    }
+}
+
+/// A reconciliation id (`rec-` + 16 hex digits) as its `bigint` key.
+pub fn reconciliation_key(id: &str) -> Option<i64> {
+    reconciliation_sequence(id).and_then(|n| i64::try_from(n).ok())
 }
 
 /// An event id (`evt-` + 16 hex digits) as its `bigint` key.
