@@ -16,38 +16,38 @@ use crate::domain::signals::{DeviceSignals, ScoringSignals, Signals, WalletUserS
 use crate::domain::IdvMethod;
 use crate::json::lenient::{first_text, get_ci, value_as_bool, value_as_number, value_as_string};
 
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct CardCaptureInformation {
-    #[serde(deserialize_with = "tolerant::opt_string")]
+    #[serde(default, deserialize_with = "tolerant::opt_string")]
     pub capture_method: Option<String>,
     /// Free-form (string or object); read tolerantly for a country.
     pub device_location: Option<Value>,
-    #[serde(deserialize_with = "tolerant::opt_string")]
+    #[serde(default, deserialize_with = "tolerant::opt_string")]
     pub source_ip: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct RequestDigitizationRequest {
     pub ciphered_card_info: Option<String>,
-    #[serde(deserialize_with = "tolerant::opt_string")]
+    #[serde(default, deserialize_with = "tolerant::opt_string")]
     pub issuer_card_ref_id: Option<String>,
-    #[serde(deserialize_with = "tolerant::opt_string")]
+    #[serde(default, deserialize_with = "tolerant::opt_string")]
     pub wallet_provider_id: Option<String>,
     pub token_requestor: Option<TokenRequestorWire>,
-    #[serde(deserialize_with = "tolerant::opt_string")]
+    #[serde(default, deserialize_with = "tolerant::opt_string")]
     pub wallet_card_ref_id: Option<String>,
     pub authentication_value: Option<String>,
-    #[serde(deserialize_with = "tolerant::opt_bool")]
+    #[serde(default, deserialize_with = "tolerant::opt_bool")]
     pub cvv_validated: Option<bool>,
-    #[serde(deserialize_with = "tolerant::opt_bool")]
+    #[serde(default, deserialize_with = "tolerant::opt_bool")]
     pub tnc_status: Option<bool>,
-    #[serde(deserialize_with = "tolerant::opt_string")]
+    #[serde(default, deserialize_with = "tolerant::opt_string")]
     pub tnc_accepted_date: Option<String>,
     pub card_capture_information: Option<CardCaptureInformation>,
     /// Top-level capture method, tolerated when a relay flattens `cardCaptureInformation`.
-    #[serde(deserialize_with = "tolerant::opt_string")]
+    #[serde(default, deserialize_with = "tolerant::opt_string")]
     pub capture_method: Option<String>,
     pub scoring_information: Option<Map<String, Value>>,
     pub device_information: Option<Map<String, Value>>,
@@ -65,7 +65,7 @@ impl RequestDigitizationRequest {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RequestDigitizationResponse {
     pub level_of_trust: &'static str,
@@ -74,16 +74,16 @@ pub struct RequestDigitizationResponse {
 }
 
 /// `getIDnVMethodList` (contract §3.6).
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct GetIdvMethodListRequest {
-    #[serde(deserialize_with = "tolerant::opt_string")]
+    #[serde(default, deserialize_with = "tolerant::opt_string")]
     pub issuer_card_ref_id: Option<String>,
-    #[serde(deserialize_with = "tolerant::opt_string")]
+    #[serde(default, deserialize_with = "tolerant::opt_string")]
     pub virtual_card_id: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct GetIdvMethodListResponse {
     pub idv_method_list: Vec<IdvMethod>,

@@ -7,16 +7,16 @@ use super::{fields, original_token, tolerant, Received, TokenRequestorWire};
 use crate::domain::callbacks::{EligibilityInput, Eligible};
 use crate::domain::ids::{CardRef, WalletProviderId};
 
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct CheckEligibilityRequest {
     pub ciphered_card_info: Option<String>,
-    #[serde(deserialize_with = "tolerant::opt_string")]
+    #[serde(default, deserialize_with = "tolerant::opt_string")]
     pub issuer_card_ref_id: Option<String>,
-    #[serde(deserialize_with = "tolerant::opt_string")]
+    #[serde(default, deserialize_with = "tolerant::opt_string")]
     pub wallet_provider_id: Option<String>,
     pub token_requestor: Option<TokenRequestorWire>,
-    #[serde(deserialize_with = "tolerant::opt_string")]
+    #[serde(default, deserialize_with = "tolerant::opt_string")]
     pub capture_method: Option<String>,
     /// Not in the contract for this call, but some relays nest the capture method as in §3.2.
     pub card_capture_information: Option<super::digitization::CardCaptureInformation>,
@@ -33,7 +33,7 @@ impl CheckEligibilityRequest {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CheckEligibilityResponse {
     pub issuer_card_ref_id: String,

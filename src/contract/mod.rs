@@ -23,16 +23,16 @@ pub use fields::Received;
 use serde::{Deserialize, Serialize};
 
 /// `tokenRequestor` as TSH sends it; `id` may be a string or a number.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct TokenRequestorWire {
-    #[serde(deserialize_with = "tolerant::opt_string")]
+    #[serde(default, deserialize_with = "tolerant::opt_string")]
     pub id: Option<String>,
-    #[serde(deserialize_with = "tolerant::opt_string")]
+    #[serde(default, deserialize_with = "tolerant::opt_string")]
     pub wallet_id: Option<String>,
-    #[serde(deserialize_with = "tolerant::opt_string")]
+    #[serde(default, deserialize_with = "tolerant::opt_string")]
     pub merchant_id: Option<String>,
-    #[serde(deserialize_with = "tolerant::opt_string")]
+    #[serde(default, deserialize_with = "tolerant::opt_string")]
     pub name: Option<String>,
 }
 
@@ -48,5 +48,5 @@ impl TokenRequestorWire {
 }
 
 /// `{}`: the body of every successful notification / OTP answer.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
 pub struct EmptyResponse {}

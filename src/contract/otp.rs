@@ -8,22 +8,24 @@ use crate::domain::callbacks::OtpInput;
 use crate::domain::ids::{CardRef, OtpMethodId, VirtualCardId, WalletProviderId};
 use crate::domain::Secret;
 
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct SendOtpRequest {
-    #[serde(deserialize_with = "tolerant::opt_string")]
+    #[serde(default, deserialize_with = "tolerant::opt_string")]
     pub wallet_provider_id: Option<String>,
-    #[serde(deserialize_with = "tolerant::opt_string")]
+    #[serde(default, deserialize_with = "tolerant::opt_string")]
     pub issuer_card_ref_id: Option<String>,
+    /// The OTP exactly as the network made it (never logged, never stored).
+    #[schema(value_type = Option<String>)]
     pub otp_value: Option<Secret>,
-    #[serde(deserialize_with = "tolerant::opt_string")]
+    #[serde(default, deserialize_with = "tolerant::opt_string")]
     pub otp_method_id: Option<String>,
     pub token_requestor: Option<TokenRequestorWire>,
-    #[serde(deserialize_with = "tolerant::opt_string")]
+    #[serde(default, deserialize_with = "tolerant::opt_string")]
     pub virtual_card_id: Option<String>,
-    #[serde(deserialize_with = "tolerant::opt_string")]
+    #[serde(default, deserialize_with = "tolerant::opt_string")]
     pub device_binding_reference: Option<String>,
-    #[serde(deserialize_with = "tolerant::opt_string")]
+    #[serde(default, deserialize_with = "tolerant::opt_string")]
     pub expiration_date: Option<String>,
 }
 

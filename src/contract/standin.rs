@@ -9,28 +9,28 @@ use super::{fields, original_token, tolerant, Received, TokenRequestorWire};
 use crate::domain::callbacks::StandInInput;
 use crate::domain::ids::{CardRef, VirtualCardId, WalletProviderId};
 
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct NotifyStandInRequest {
-    #[serde(deserialize_with = "tolerant::opt_string")]
+    #[serde(default, deserialize_with = "tolerant::opt_string")]
     pub issuer_card_ref_id: Option<String>,
-    #[serde(deserialize_with = "tolerant::opt_string")]
+    #[serde(default, deserialize_with = "tolerant::opt_string")]
     pub virtual_card_id: Option<String>,
-    #[serde(deserialize_with = "tolerant::opt_string")]
+    #[serde(default, deserialize_with = "tolerant::opt_string")]
     pub wallet_provider_id: Option<String>,
     pub token_requestor: Option<TokenRequestorWire>,
-    #[serde(deserialize_with = "tolerant::opt_string")]
+    #[serde(default, deserialize_with = "tolerant::opt_string")]
     pub level_of_trust: Option<String>,
-    #[serde(deserialize_with = "tolerant::opt_string")]
+    #[serde(default, deserialize_with = "tolerant::opt_string")]
     pub decision: Option<String>,
-    #[serde(deserialize_with = "tolerant::opt_string")]
+    #[serde(default, deserialize_with = "tolerant::opt_string")]
     pub stand_in_decision: Option<String>,
-    #[serde(deserialize_with = "tolerant::opt_string")]
+    #[serde(default, deserialize_with = "tolerant::opt_string")]
     pub reason: Option<String>,
-    #[serde(deserialize_with = "tolerant::opt_string")]
+    #[serde(default, deserialize_with = "tolerant::opt_string")]
     pub reason_code: Option<String>,
     pub ciphered_card_info: Option<String>,
-    #[serde(deserialize_with = "tolerant::opt_string")]
+    #[serde(default, deserialize_with = "tolerant::opt_string")]
     pub capture_method: Option<String>,
     pub card_capture_information: Option<super::digitization::CardCaptureInformation>,
     pub token_info: Option<Value>,

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 /// How a staff write ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AuditOutcome {
     /// Done (e.g. a card upserted, rules reloaded).
@@ -30,7 +30,7 @@ impl AuditOutcome {
 }
 
 /// One audit entry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AuditEntry {
     /// 16 hex digits of a monotonic id: string order is time order.
     pub audit_id: String,

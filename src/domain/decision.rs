@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::domain::{IdvMethod, OriginalToken};
 use crate::rules::{Facts, TraceEntry};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DecidedBy {
     Issuer,
@@ -14,7 +14,7 @@ pub enum DecidedBy {
 }
 
 /// `green` / `yellow` / `red`, or `unknown` for a network decision value we could not read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LevelOfTrust {
     Green,
@@ -106,7 +106,7 @@ pub struct DecisionRecord {
 }
 
 /// The shadow rule set's outcome beside a live decision.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ShadowOutcome {
     pub level_of_trust: LevelOfTrust,
     pub reason: String,
@@ -120,7 +120,7 @@ pub struct ShadowOutcome {
 }
 
 /// Our rules re-evaluated on a stand-in: did the network approve something we would refuse?
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StandInReview {
     pub our_level_of_trust: LevelOfTrust,
     pub reason: String,

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{IdvMethod, OriginalToken, TokenRequestorInfo};
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EligibilityRecord {
     pub product_id: String,
     pub issuer_card_ref_id: String,
@@ -14,7 +14,7 @@ pub struct EligibilityRecord {
     pub created_time: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OtpSendRecord {
     pub method_id: Option<String>,
     /// `sms` or `email`; absent when no channel could be chosen.
@@ -26,7 +26,7 @@ pub struct OtpSendRecord {
     pub created_time: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct NotificationRef {
     pub virtual_card_id: String,
     pub action: String,

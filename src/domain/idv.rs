@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum IdvMethodType {
     CellPhone,
@@ -38,7 +38,7 @@ impl IdvMethodType {
 }
 
 /// One entry of `idvMethodList`, exactly as sent to TSH (`value` is masked).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct IdvMethod {
     pub id: String,
     #[serde(rename = "type")]

@@ -97,7 +97,7 @@ pub fn requestor_ids_agree(a: &str, b: &str) -> bool {
 
 /// `token_for_token.on_original_death`: what happens to the COF tokens made from a token that is
 /// suspended or deleted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OnOriginalDeath {
     /// Nothing is recorded.
@@ -128,7 +128,7 @@ impl OnOriginalDeath {
 }
 
 /// Recorded on a COF token whose original (or an earlier ancestor) was suspended or deleted.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OriginalDeath {
     /// The ancestor that died.
     pub original_virtual_card_id: String,

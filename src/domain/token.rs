@@ -11,7 +11,7 @@ use crate::domain::decision::DecisionSummary;
 use crate::domain::lineage::OriginalDeath;
 use crate::domain::OriginalToken;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum TokenState {
     Requested,
@@ -99,7 +99,7 @@ impl From<LifecycleAction> for String {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TokenRequestorInfo {
     #[serde(default)]
     pub id: Option<String>,
@@ -119,7 +119,7 @@ pub struct TokenNumberInfo {
     pub token_last4: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TokenError {
     pub error_code: i64,
     pub action: String,
@@ -179,7 +179,7 @@ pub struct TokenRecord {
 }
 
 /// A state transition (tree `virtualcardid_transitions`), oldest first per token.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Transition {
     pub virtual_card_id: String,
     /// None when the transition created the token.

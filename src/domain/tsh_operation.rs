@@ -32,7 +32,7 @@ impl OperationStatus {
 }
 
 /// One notification matched to an operation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OperationConfirmation {
     pub virtual_card_id: String,
     pub action: String,

@@ -80,7 +80,7 @@ impl From<Refusal> for CallbackError {
 }
 
 /// Staff API error body.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct StaffErrorBody {
     pub error_code: &'static str,
     pub error_message: String,

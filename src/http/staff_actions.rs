@@ -27,13 +27,13 @@ use crate::service::Services;
 
 type Reply = Result<HttpResponse, StaffError>;
 
-#[derive(Serialize)]
-struct WalletTokenRef {
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct WalletTokenRef {
     token: String,
 }
 
 /// A staff-initiated operation in Marqeta's transition shape, with its progress.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct OperationView {
     /// The transition's identifier: the `x-correlation-id` sent to TSH.
     token: String,

@@ -17,6 +17,7 @@ use super::staff_params::{filter_text, Paging};
 use crate::domain::{EventStatus, OutboxEvent};
 use crate::service::events;
 use crate::service::Services;
+use crate::store::Paged;
 
 type Reply = Result<HttpResponse, StaffError>;
 
@@ -26,8 +27,8 @@ pub struct StatusQuery {
 }
 
 /// An event as staff see it: the body the receiver gets, plus its delivery record.
-#[derive(Serialize)]
-struct EventView<'a> {
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct EventView<'a> {
     id: &'a str,
     #[serde(rename = "type")]
     event_type: &'a str,
@@ -42,6 +43,8 @@ struct EventView<'a> {
     last_status: Option<u16>,
     last_error: Option<&'a str>,
     delivered_time: Option<&'a str>,
+    /// The event's own data, as delivered (its shape depends on `type`).
+    #[schema(value_type = Object)]
     data: &'a Value,
 }
 
@@ -93,13 +96,13 @@ pub async fn list_events(
 ) -> Reply {
     let page = events::list(&svc, page, filter.status()?).await?;
     let data: Vec<EventView> = page.data.iter().map(EventView::from).collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({
-        "count": page.count,
-        "start_index": page.start_index,
-        "end_index": page.end_index,
-        "is_more": page.is_more,
-        "data": data,
-    })))
+    Ok(HttpResponse::Ok().json(Paged {
+        count: page.count,
+        start_index: page.start_index,
+        end_index: page.end_index,
+        is_more: page.is_more,
+        data,
+    }))
 }
 
 pub async fn get_event(_: Viewer, path: web::Path<String>, svc: web::Data<Services>) -> Reply {

@@ -18,8 +18,8 @@ use crate::service::Services;
 
 type Reply = Result<HttpResponse, StaffError>;
 
-#[derive(Serialize)]
-struct RulesView {
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct RulesView {
     #[serde(flatten)]
     status: RulesStatus,
     live: String,
@@ -50,8 +50,8 @@ pub async fn reload(staff: Caller, svc: web::Data<Services>) -> Reply {
     }
 }
 
-#[derive(Serialize)]
-struct ShadowReport {
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ShadowReport {
     shadow_version: Option<String>,
     evaluated: usize,
     agreements: usize,

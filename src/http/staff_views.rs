@@ -13,7 +13,7 @@ use crate::domain::{
 use crate::rules::TraceEntry;
 use crate::service::lineage::Lineage;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct OriginalTokenView {
     pub token_masked: Option<String>,
     pub token_last4: Option<String>,
@@ -34,7 +34,7 @@ impl From<&OriginalToken> for OriginalTokenView {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TokenDecisionView {
     pub decision_id: String,
     pub level_of_trust: LevelOfTrust,
@@ -57,7 +57,7 @@ impl From<&DecisionSummary> for TokenDecisionView {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TokenView {
     pub virtual_card_id: String,
     pub issuer_card_ref_id: String,
@@ -87,7 +87,7 @@ pub struct TokenView {
     pub last_modified_time: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct OriginalDeathView {
     pub original_virtual_card_id: String,
     pub original_state: &'static str,
@@ -112,7 +112,7 @@ impl From<&OriginalDeath> for OriginalDeathView {
 
 /// One token of a lineage: its generation relative to the token asked about (-1 its original,
 /// -2 the original's original, 1 a token made from it, …) and the token as listed elsewhere.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct LineageTokenView {
     pub generation: i64,
     #[serde(flatten)]
@@ -120,7 +120,7 @@ pub struct LineageTokenView {
 }
 
 /// `GET /api/v1/tokens/{virtual_card_id}/lineage`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct LineageView {
     pub virtual_card_id: String,
     pub token: TokenView,
@@ -190,7 +190,7 @@ impl From<&TokenRecord> for TokenView {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct EnrollmentDecisionView {
     pub decision_id: String,
     pub level_of_trust: LevelOfTrust,
@@ -227,7 +227,7 @@ impl From<&DecisionRecord> for EnrollmentDecisionView {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct EnrollmentView {
     pub correlation_id: String,
     pub issuer_card_ref_id: Option<String>,
@@ -270,7 +270,7 @@ impl EnrollmentView {
 
 /// A decision as listed by `GET /api/v1/decisions`: everything recorded, including the facts
 /// (which never contain card data); the original token only in its masked view.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct DecisionView {
     pub decision_id: String,
     pub correlation_id: String,
@@ -282,6 +282,8 @@ pub struct DecisionView {
     pub decided_by_rule: Option<String>,
     pub rules: Vec<TraceEntry>,
     pub rules_version: Option<String>,
+    /// Fact name → value (a bool, a number, a text or a list of texts); see docs/rules.md.
+    #[schema(value_type = Object)]
     pub facts: crate::rules::Facts,
     pub idv_methods: Vec<IdvMethod>,
     pub capture_method: Option<String>,

@@ -46,7 +46,7 @@ pub struct Evaluation {
 }
 
 /// What one rule did in one evaluation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TraceEntry {
     /// The rule's id ([`DEFAULT_TRACE_ID`] for the file's defaults).
     pub rule_id: String,

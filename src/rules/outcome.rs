@@ -60,7 +60,7 @@ impl fmt::Display for Outcome {
 /// `decide` rules run first, in file order, and the first one that matches sets the outcome;
 /// `adjust` rules run afterwards, in file order, and every one that matches may only make the
 /// outcome stricter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Stage {
     Decide,

@@ -53,7 +53,7 @@ pub enum CardError {
 }
 
 /// What staff see of a card.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct CardView {
     pub issuer_card_ref_id: String,
     pub pan_masked: String,
@@ -85,7 +85,7 @@ impl CardView {
 }
 
 /// The result of one upsert.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct UpsertedCard {
     #[serde(flatten)]
     pub card: CardView,
@@ -175,7 +175,7 @@ pub fn build_record(
 }
 
 /// How an upsert changed the registry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum UpsertKind {
     Created,

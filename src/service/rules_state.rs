@@ -26,7 +26,7 @@ pub struct RulesPair {
 }
 
 /// What staff see about the rules in force.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct RulesStatus {
     pub live_version: String,
     pub live_rules: usize,

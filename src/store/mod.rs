@@ -185,7 +185,7 @@ impl Page {
 }
 
 /// A page of results in Marqeta's list shape.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Paged<T> {
     pub count: usize,
     pub start_index: usize,
