@@ -48,5 +48,7 @@ impl TokenRequestorWire {
 }
 
 /// `{}`: the body of every successful notification / OTP answer.
+/// (`deny_unknown_fields` only tells the generated document that the object is closed.)
 #[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct EmptyResponse {}

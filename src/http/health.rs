@@ -50,7 +50,11 @@ pub async fn ready(svc: web::Data<Services>) -> HttpResponse {
     let rules = !svc.rules().is_empty();
     let keys = !svc.keys.is_empty();
     let body = Ready {
-        status: if store && rules && keys { "ready" } else { "not_ready" },
+        status: if store && rules && keys {
+            "ready"
+        } else {
+            "not_ready"
+        },
         checks: ReadyChecks { store, rules, keys },
         rules_version: svc.rules().version().to_owned(),
     };

@@ -9,6 +9,9 @@ use actix_web::middleware::Next;
 use actix_web::{Error, HttpResponse};
 
 /// `GET /metrics`: the registry in the OpenMetrics text format.
+#[utoipa::path(get, path = "/metrics", tag = "operations", operation_id = "metrics",
+    responses((status = 200, description = "Prometheus metrics (OpenMetrics text)", body = String,
+        content_type = "application/openmetrics-text")))]
 pub async fn scrape() -> HttpResponse {
     HttpResponse::Ok()
         .content_type(crate::metrics::CONTENT_TYPE)

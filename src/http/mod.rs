@@ -2,6 +2,7 @@
 //! contract's error shape. Thin: every handler parses, calls one service function, and answers.
 
 pub mod body;
+pub mod callback_docs;
 pub mod callbacks;
 pub mod error;
 pub mod headers;

@@ -13,13 +13,14 @@ use serde_json::{Map, Value};
 
 use super::body::{is_json_or_absent, read_limited};
 use super::error::{staff_action_status, StaffError};
+use super::openapi::{StaffBodyRefusals, StaffRefusals, TshRefusals};
 use super::staff_auth::Caller;
 use crate::contract::parse::{parse_object, typed};
 use crate::domain::{
     AuditOutcome, OperationConfirmation, OperationExpiry, Secret, TokenOutcome, TshOperation,
 };
 use crate::service::audit::{self, Actor, AuditDraft};
-use crate::service::cards::{self, CardInput};
+use crate::service::cards::{self, CardInput, UpsertedCard};
 use crate::service::staff_actions::{
     self, is_reason_code, marqeta_state, ReplaceRequest, RequestedState, TransitionRequest,
 };
@@ -190,6 +191,56 @@ fn reason_fields(
     Ok((reason_code, reason))
 }
 
+// The request bodies below are read field by field (so that a refusal names the field and never
+// echoes its value); these types only document them, next to the code that reads them.
+
+/// `POST /api/v1/tokentransitions` (Marqeta's shape).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct TransitionBody {
+    /// The token; Marqeta's `digital_wallet_token: {token}` is accepted instead.
+    #[schema(max_length = 64)]
+    virtual_card_id: Option<String>,
+    digital_wallet_token: Option<WalletTokenBody>,
+    /// ACTIVE, SUSPENDED or TERMINATED (any case is accepted).
+    #[schema(pattern = "^(ACTIVE|SUSPENDED|TERMINATED)$")]
+    state: String,
+    /// Marqeta's two-digit reason code, 00 to 21.
+    #[schema(pattern = "^(0[0-9]|1[0-9]|2[01])$")]
+    reason_code: String,
+    #[schema(max_length = 255)]
+    reason: Option<String>,
+}
+
+/// Marqeta's `digital_wallet_token` in a request (`WalletTokenRef` is the answer's, closed).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct WalletTokenBody {
+    token: String,
+}
+
+/// The optional body of `/block` and `/unblock`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ReasonBody {
+    /// Marqeta's two-digit reason code, 00 to 21 (default 15, initiated by the issuer).
+    #[schema(pattern = "^(0[0-9]|1[0-9]|2[01])$")]
+    reason_code: Option<String>,
+    #[schema(max_length = 255)]
+    reason: Option<String>,
+}
+
+/// `POST /api/v1/cards/{issuer_card_ref_id}/replace`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ReplaceBody {
+    /// The new card number (absent: same number, new expiry). Never stored or echoed in clear.
+    pan: Option<String>,
+    /// The new expiry, MMYY.
+    #[schema(pattern = "^(0[1-9]|1[0-2])[0-9]{2}$")]
+    exp: String,
+}
+
 fn parse_transition(body: &Map<String, Value>) -> Result<TransitionRequest, String> {
     // Marqeta's own spelling `digital_wallet_token: {token}` is accepted too.
     let nested = match body.get("digital_wallet_token") {
@@ -222,6 +273,7 @@ fn accepted(operation: &TshOperation) -> Reply {
 }
 
 /// `POST /api/v1/tokentransitions`.
+#[utoipa::path(post, path = "/api/v1/tokentransitions", tag = "staff", operation_id = "createTokenTransition", security(("staffBearer" = [])), request_body = TransitionBody, responses((status = 202, description = "Sent to TSH; pending until its notification; operator role", body = OperationView), StaffRefusals, StaffBodyRefusals, TshRefusals))]
 pub async fn create_transition(
     staff: Caller,
     req: HttpRequest,
@@ -287,6 +339,7 @@ async fn block_or_unblock(
     accepted(&op)
 }
 
+#[utoipa::path(post, path = "/api/v1/cards/{issuer_card_ref_id}/block", tag = "staff", operation_id = "blockCard", security(("staffBearer" = [])), params(("issuer_card_ref_id" = String, Path, description = "the card reference (checkCardEligibility's issuerCardRefId)")), request_body(content = Option<ReasonBody>, description = "optional; reason_code defaults to 15"), responses((status = 202, description = "Suspension of every token sent to TSH; operator role", body = OperationView), StaffRefusals, StaffBodyRefusals, TshRefusals))]
 pub async fn block_card(
     staff: Caller,
     req: HttpRequest,
@@ -297,6 +350,7 @@ pub async fn block_card(
     block_or_unblock(staff, req, path, payload, svc, true).await
 }
 
+#[utoipa::path(post, path = "/api/v1/cards/{issuer_card_ref_id}/unblock", tag = "staff", operation_id = "unblockCard", security(("staffBearer" = [])), params(("issuer_card_ref_id" = String, Path, description = "the card reference (checkCardEligibility's issuerCardRefId)")), request_body(content = Option<ReasonBody>, description = "optional; reason_code defaults to 15"), responses((status = 202, description = "Resumption sent to TSH; operator role", body = OperationView), StaffRefusals, StaffBodyRefusals, TshRefusals))]
 pub async fn unblock_card(
     staff: Caller,
     req: HttpRequest,
@@ -318,6 +372,7 @@ fn parse_replace(body: &Map<String, Value>) -> Result<ReplaceRequest, String> {
 }
 
 /// `POST /api/v1/cards/{ref}/replace` {`pan`?, `exp`}.
+#[utoipa::path(post, path = "/api/v1/cards/{issuer_card_ref_id}/replace", tag = "staff", operation_id = "replaceCard", security(("staffBearer" = [])), params(("issuer_card_ref_id" = String, Path, description = "the card reference (checkCardEligibility's issuerCardRefId)")), request_body = ReplaceBody, responses((status = 202, description = "updateCard sent to TSH; operator role", body = OperationView), StaffRefusals, StaffBodyRefusals, TshRefusals))]
 pub async fn replace_card(
     staff: Caller,
     req: HttpRequest,
@@ -344,6 +399,7 @@ pub async fn replace_card(
 }
 
 /// `POST /api/v1/cards`, audited (from the answer, never from the request: it holds the PAN).
+#[utoipa::path(post, path = "/api/v1/cards", tag = "staff", operation_id = "upsertCard", security(("staffBearer" = [])), request_body = CardInput, responses((status = 200, description = "Updated; operator role", body = UpsertedCard), (status = 201, description = "Created; operator role", body = UpsertedCard), StaffRefusals, StaffBodyRefusals))]
 pub async fn upsert_card(
     staff: Caller,
     req: HttpRequest,

@@ -12,8 +12,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::error::StaffError;
+use super::error::StaffErrorBody;
+use super::openapi::StaffRefusals;
 use super::staff_auth::{Caller, Viewer};
-use super::staff_params::{filter_text, Paging};
+use super::staff_params::{filter_text, PageQuery, Paging};
 use crate::domain::{EventStatus, OutboxEvent};
 use crate::service::events;
 use crate::service::Services;
@@ -21,8 +23,10 @@ use crate::store::Paged;
 
 type Reply = Result<HttpResponse, StaffError>;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct StatusQuery {
+    /// Only events in this delivery status (pending, delivered, failed).
     status: Option<String>,
 }
 
@@ -88,6 +92,7 @@ impl StatusQuery {
     }
 }
 
+#[utoipa::path(get, path = "/api/v1/events", tag = "staff", operation_id = "listEvents", security(("staffBearer" = [])), params(PageQuery, StatusQuery), responses((status = 200, description = "Outbound events, newest first", body = Paged<EventView>), StaffRefusals))]
 pub async fn list_events(
     _: Viewer,
     Paging(page): Paging,
@@ -105,12 +110,14 @@ pub async fn list_events(
     }))
 }
 
+#[utoipa::path(get, path = "/api/v1/events/{event_id}", tag = "staff", operation_id = "getEvent", security(("staffBearer" = [])), params(("event_id" = String, Path, description = "the event id")), responses((status = 200, description = "One event and its delivery record", body = EventView), StaffRefusals))]
 pub async fn get_event(_: Viewer, path: web::Path<String>, svc: web::Data<Services>) -> Reply {
     let event = events::get(&svc, &path).await?;
     let event = event.ok_or(StaffError::NotFound("event"))?;
     Ok(HttpResponse::Ok().json(EventView::from(&event)))
 }
 
+#[utoipa::path(post, path = "/api/v1/events/{event_id}/resend", tag = "staff", operation_id = "resendEvent", security(("staffBearer" = [])), params(("event_id" = String, Path, description = "the event id")), responses((status = 202, description = "Queued again; operator role", body = EventView), (status = 409, description = "The event feed is off", body = StaffErrorBody), StaffRefusals))]
 pub async fn resend_event(
     staff: Caller,
     path: web::Path<String>,

@@ -9,12 +9,15 @@
 use actix_web::{web, HttpResponse};
 
 use super::error::StaffError;
+use super::openapi::StaffRefusals;
 use super::staff_auth::Viewer;
-use super::staff_params::Paging;
+use super::staff_params::{PageQuery, Paging};
 use super::staff_views::{LineageView, TokenView};
 use crate::service::staff_queries;
 use crate::service::Services;
+use crate::store::Paged;
 
+#[utoipa::path(get, path = "/api/v1/tokens/{virtual_card_id}/lineage", tag = "staff", operation_id = "getTokenLineage", security(("staffBearer" = [])), params(("virtual_card_id" = String, Path, description = "the token's virtualCardId")), responses((status = 200, description = "The token's lineage both ways", body = LineageView), StaffRefusals))]
 pub async fn token_lineage(
     _: Viewer,
     path: web::Path<String>,
@@ -26,6 +29,7 @@ pub async fn token_lineage(
 
 /// `GET /api/v1/lineage/orphans`: COF tokens flagged because a token they were made from was
 /// suspended or deleted (`token_for_token.on_original_death`), paginated, by virtual card id.
+#[utoipa::path(get, path = "/api/v1/lineage/orphans", tag = "staff", operation_id = "listLineageOrphans", security(("staffBearer" = [])), params(PageQuery), responses((status = 200, description = "Tokens whose original token is gone", body = Paged<TokenView>), StaffRefusals))]
 pub async fn list_orphans(
     _: Viewer,
     Paging(page): Paging,

@@ -14,9 +14,16 @@ use crate::store::Page;
 /// `start_index` defaults to 0).
 pub struct Paging(pub Page);
 
-#[derive(Debug, Deserialize)]
-struct PageQuery {
+/// Read as text so that a bad value is refused in the staff error shape, naming the parameter;
+/// documented as the integers it must hold.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// Page size, 1 to 500 (default 25).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 500)]
     count: Option<String>,
+    /// Zero-based index of the first item (default 0).
+    #[param(value_type = Option<u64>, minimum = 0)]
     start_index: Option<String>,
 }
 

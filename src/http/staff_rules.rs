@@ -8,13 +8,16 @@ use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 
 use super::error::StaffError;
+use super::error::StaffErrorBody;
+use super::openapi::StaffRefusals;
 use super::staff_auth::{Caller, Viewer};
-use super::staff_params::{filter_text, Paging};
+use super::staff_params::{filter_text, PageQuery, Paging};
 use super::staff_views::DecisionView;
 use crate::service::rules_admin::{self, ReloadError};
 use crate::service::rules_state::RulesStatus;
 use crate::service::staff_queries as queries;
 use crate::service::Services;
+use crate::store::Paged;
 
 type Reply = Result<HttpResponse, StaffError>;
 
@@ -26,6 +29,7 @@ pub struct RulesView {
     shadow: Option<String>,
 }
 
+#[utoipa::path(get, path = "/api/v1/rules", tag = "staff", operation_id = "getRules", security(("staffBearer" = [])), responses((status = 200, description = "The live and shadow rules", body = RulesView), StaffRefusals))]
 pub async fn status(_: Viewer, svc: web::Data<Services>) -> HttpResponse {
     let overview = queries::rules_overview(&svc);
     HttpResponse::Ok().json(RulesView {
@@ -36,6 +40,7 @@ pub async fn status(_: Viewer, svc: web::Data<Services>) -> HttpResponse {
 }
 
 /// Re-reads the rules files; all or nothing, audited either way (`service::rules_admin`).
+#[utoipa::path(post, path = "/api/v1/rules/reload", tag = "staff", operation_id = "reloadRules", security(("staffBearer" = [])), responses((status = 200, description = "Reloaded (all or nothing); operator role", body = RulesStatus), (status = 422, description = "The new rules are invalid; the previous rules stay in force", body = StaffErrorBody), StaffRefusals))]
 pub async fn reload(staff: Caller, svc: web::Data<Services>) -> Reply {
     let actor = staff
         .require_operator(&svc, "rules.reload", "rules")
@@ -65,6 +70,7 @@ pub struct ShadowReport {
     data: Vec<DecisionView>,
 }
 
+#[utoipa::path(get, path = "/api/v1/rules/shadow", tag = "staff", operation_id = "getShadowReport", security(("staffBearer" = [])), params(PageQuery), responses((status = 200, description = "Live against shadow rules, with the disagreeing decisions", body = ShadowReport), StaffRefusals))]
 pub async fn shadow_report(_: Viewer, Paging(page): Paging, svc: web::Data<Services>) -> Reply {
     let summary = queries::shadow_summary(&svc, page).await?;
     let page = summary.disagreeing;
@@ -82,8 +88,11 @@ pub async fn shadow_report(_: Viewer, Paging(page): Paging, svc: web::Data<Servi
     }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct StandInQuery {
+    /// `true`: only stand-ins our rules would have refused; `false`: only the others.
+    #[param(value_type = Option<bool>)]
     mismatch: Option<String>,
 }
 
@@ -100,6 +109,7 @@ impl StandInQuery {
     }
 }
 
+#[utoipa::path(get, path = "/api/v1/standins", tag = "staff", operation_id = "listStandIns", security(("staffBearer" = [])), params(PageQuery, StandInQuery), responses((status = 200, description = "Network stand-in decisions", body = Paged<DecisionView>), StaffRefusals))]
 pub async fn standins(
     _: Viewer,
     Paging(page): Paging,

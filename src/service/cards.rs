@@ -12,9 +12,11 @@ use crate::store::{Store, StoreError, Tx, TxError};
 
 /// One card of the card file / staff API body. Keys as in service-interface.md; snake_case
 /// aliases accepted for the staff API.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CardInput {
+    /// The card number (never stored, logged or echoed in clear).
+    #[schema(value_type = String)]
     pub pan: Secret,
     pub exp: String,
     #[serde(default)]

@@ -19,6 +19,7 @@ mod lifecycle_sync;
 mod mock_tsh;
 mod notifications;
 mod observability;
+mod openapi;
 mod original_death;
 mod otp;
 mod pending_ops;

@@ -363,7 +363,7 @@ async fn openapi_documents_every_registered_route_and_nothing_else() {
     }
     assert!(
         undocumented.is_empty(),
-        "routes missing from src/http/openapi.json: {undocumented:#?}"
+        "routes missing from the OpenAPI document (src/http/openapi.rs): {undocumented:#?}"
     );
 }
 
