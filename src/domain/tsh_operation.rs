@@ -91,7 +91,7 @@ pub struct TshOperation {
 }
 
 /// How an expired operation is being (or was) settled with TSH's `getTokenInfo`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OperationExpiry {
     pub expired_time: String,
     /// `getTokenInfo` rounds that failed (TSH unreachable); retried with backoff.
@@ -107,7 +107,7 @@ pub struct OperationExpiry {
 }
 
 /// Where one token of an operation stands (the per-token outcome of a card-level action).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct TokenOutcome {
     pub virtual_card_id: String,
     /// `pending`, `confirmed` (TSH's notification or, after expiry, its getTokenInfo) or

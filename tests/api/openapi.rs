@@ -273,6 +273,22 @@ async fn staff_writes(app: &TestApp, tsh: &MockTsh, c: &mut Conformance, card: &
         .await;
     assert_eq!(transition.status, 202, "{:?}", transition.body);
     let token = transition.body["token"].as_str().unwrap().to_owned();
+    // Whether TSH's notification has landed yet or not, both answers are documented.
+    c.get(
+        app,
+        "/api/v1/tokentransitions",
+        "/api/v1/tokentransitions?status=PENDING",
+    )
+    .await;
+    c.get(
+        app,
+        "/api/v1/tokentransitions",
+        "/api/v1/tokentransitions?status=DONE",
+    )
+    .await;
+    let sync = format!("/api/v1/tokens/{vcid}/sync");
+    c.get(app, "/api/v1/tokens/{virtual_card_id}/sync", &sync)
+        .await;
     c.get(
         app,
         "/api/v1/tokentransitions/{token}",
