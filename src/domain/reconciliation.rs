@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 /// What a difference between our state and TSH's led to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DriftAction {
     /// Our token moved to TSH's state (a transition, channel SYSTEM, source reconciliation).
@@ -33,7 +33,7 @@ impl DriftAction {
 }
 
 /// One difference between our view and TSH's.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Drift {
     pub virtual_card_id: String,
     pub issuer_card_ref_id: String,
@@ -47,13 +47,13 @@ pub struct Drift {
 }
 
 /// A card TSH could not be asked about; its tokens were left unchanged.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ReconcileFailure {
     pub issuer_card_ref_id: String,
     pub error: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ReconcileStatus {
     Running,
@@ -74,7 +74,7 @@ impl ReconcileStatus {
 }
 
 /// One run (`tsh-issuer reconcile`, `POST /api/v1/reconciliations`, or the periodic job).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ReconciliationReport {
     /// `rec-` + 16 hex digits of a store sequence (string order is time order).
     pub reconciliation_id: String,

@@ -18,7 +18,7 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{IntoResponses, OpenApi};
 
 use super::{callback_docs, health, metrics, staff_actions, staff_events, staff_lineage};
-use super::{staff_reads, staff_rules, staff_sync};
+use super::{staff_reads, staff_reconcile, staff_rules, staff_sync};
 use crate::service::Services;
 
 /// The callback prefix the document is written with (`config/default.toml`'s `server.prefix`).
@@ -60,6 +60,9 @@ matched case-insensitively. `staff`: the issuer staff API, bearer token, JSON sn
         staff_reads::get_transition,
         staff_sync::list_pending_operations,
         staff_sync::get_token_sync,
+        staff_reconcile::start_reconciliation,
+        staff_reconcile::list_reconciliations,
+        staff_reconcile::get_reconciliation,
         staff_actions::block_card,
         staff_actions::unblock_card,
         staff_actions::replace_card,

@@ -12,15 +12,27 @@ use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use serde_json::{Map, Value};
 
 use super::error::{staff_action_status, StaffError};
+use super::openapi::{StaffBodyRefusals, StaffRefusals, TshRefusals};
 use super::staff_actions::object_body;
 use super::staff_auth::{Caller, Viewer};
-use super::staff_params::Paging;
-use crate::domain::AuditOutcome;
+use super::staff_params::{PageQuery, Paging};
+use crate::domain::{AuditOutcome, ReconciliationReport};
 use crate::service::audit::{self, AuditDraft};
 use crate::service::reconcile::{self, Scope};
 use crate::service::Services;
 
 type Reply = Result<HttpResponse, StaffError>;
+
+/// `POST /api/v1/reconciliations` as documented; read field by field by [`scope_of`].
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ReconcileBody {
+    /// One card, answered when its run is finished (200)…
+    #[schema(max_length = 64)]
+    issuer_card_ref_id: Option<String>,
+    /// … or `true`: every card, answered while the run goes on (202). Exactly one of the two.
+    all: Option<bool>,
+}
 
 /// The scope named by the body: exactly one of `issuer_card_ref_id` and `all: true`.
 fn scope_of(body: &Map<String, Value>) -> Result<Scope, StaffError> {
@@ -49,6 +61,13 @@ fn scope_of(body: &Map<String, Value>) -> Result<Scope, StaffError> {
     }
 }
 
+#[utoipa::path(post, path = "/api/v1/reconciliations", tag = "staff",
+    operation_id = "startReconciliation", security(("staffBearer" = [])),
+    request_body = ReconcileBody,
+    responses(
+        (status = 200, description = "The card's run, finished; operator role", body = ReconciliationReport),
+        (status = 202, description = "The registry-wide run, started; operator role", body = ReconciliationReport),
+        StaffRefusals, StaffBodyRefusals, TshRefusals))]
 pub async fn start_reconciliation(
     staff: Caller,
     req: HttpRequest,
@@ -92,6 +111,10 @@ pub async fn start_reconciliation(
     Ok(HttpResponse::Ok().json(report))
 }
 
+#[utoipa::path(get, path = "/api/v1/reconciliations", tag = "staff",
+    operation_id = "listReconciliations", security(("staffBearer" = [])), params(PageQuery),
+    responses((status = 200, description = "Reconciliation runs with their drift, newest first",
+        body = crate::store::Paged<ReconciliationReport>), StaffRefusals))]
 pub async fn list_reconciliations(
     _: Viewer,
     Paging(page): Paging,
@@ -101,6 +124,11 @@ pub async fn list_reconciliations(
     Ok(HttpResponse::Ok().json(reports))
 }
 
+#[utoipa::path(get, path = "/api/v1/reconciliations/{reconciliation_id}", tag = "staff",
+    operation_id = "getReconciliation", security(("staffBearer" = [])),
+    params(("reconciliation_id" = String, Path, description = "`rec-` + 16 hex digits")),
+    responses((status = 200, description = "One reconciliation run", body = ReconciliationReport),
+        StaffRefusals))]
 pub async fn get_reconciliation(
     _: Viewer,
     path: web::Path<String>,

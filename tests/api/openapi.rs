@@ -334,6 +334,26 @@ async fn staff_writes(app: &TestApp, tsh: &MockTsh, c: &mut Conformance, card: &
         &json!({}),
     )
     .await;
+    reconciliations(app, c, card).await;
+}
+
+async fn reconciliations(app: &TestApp, c: &mut Conformance, card: &str) {
+    let reconcile = "/api/v1/reconciliations";
+    let run = c
+        .post(
+            app,
+            reconcile,
+            reconcile,
+            &json!({"issuer_card_ref_id": card}),
+        )
+        .await;
+    c.post(app, reconcile, reconcile, &json!({"all": "yes"}))
+        .await;
+    c.get(app, reconcile, reconcile).await;
+    let one = "/api/v1/reconciliations/{reconciliation_id}";
+    let id = run.body["reconciliation_id"].as_str().expect("a run");
+    c.get(app, one, &format!("{reconcile}/{id}")).await;
+    c.get(app, one, "/api/v1/reconciliations/rec-none").await;
 }
 
 async fn events(app: &TestApp, c: &mut Conformance) {
