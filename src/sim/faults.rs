@@ -3,6 +3,11 @@
 //! `on_timeout = "stand_in"` + `stand_in = { ... }` (TSH gives up on the issuer after the deadline
 //! and sends `notifyStandInProcess` with that body instead). Reordering is the scenario's own step
 //! order (write the late message after the newer one; `delay_ms` makes it late in time too).
+//! With the simulated TSH's view followed (`tsh_view = true` on the scenario, see [`TshView`]),
+//! a `notifyVirtualCardChange` step also takes `deliver = "never"` (TSH's state changes, the
+//! issuer is never told: only reconciliation heals it), `deliver = "after_next"` (held and
+//! delivered after the next callback: the wrong order, while TSH's view changed in the true one)
+//! and `tsh_state = "..."` (TSH's `getTokenInfo` then answers a state other than the notified one).
 //!
 //! Owns: validating these options (bounded: [`MAX_REPEAT`], [`MAX_DELAY_MS`], [`MAX_DEADLINE_MS`])
 //! into [`Faults`]. Must not do I/O; the runner applies them. Documented in
@@ -15,6 +20,9 @@ use super::template::JsonTemplate;
 pub const MAX_REPEAT: i64 = 20;
 pub const MAX_DELAY_MS: i64 = 10_000;
 pub const MAX_DEADLINE_MS: i64 = 60_000;
+pub const MAX_WAIT_MS: i64 = 30_000;
+/// Pause between two asks of a step with `wait_ms`.
+pub const WAIT_PAUSE: Duration = Duration::from_millis(100);
 
 /// The faults of one step; the default is none.
 #[derive(Debug, Clone, Default)]
@@ -24,6 +32,53 @@ pub struct Faults {
     /// How many identical copies of the callback are sent (1 = no duplicate).
     pub repeat: u32,
     pub deadline: Option<Deadline>,
+    /// A staff GET asked again (every [`WAIT_PAUSE`]) until its expectations are met, at most
+    /// this long: background work (a held notification checked with TSH) settles in its own time.
+    pub wait: Duration,
+    /// When (and whether) the callback reaches the issuer.
+    pub delivery: Delivery,
+    /// Set when this step changes the simulated TSH's view of its token before it is delivered.
+    pub tsh_view: Option<TshView>,
+}
+
+/// When a callback reaches the issuer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Delivery {
+    /// Sent at its place in the scenario.
+    #[default]
+    Now,
+    /// Held, and sent right after the next callback that is not held itself (out of order).
+    AfterNext,
+    /// Never sent: a notification lost on the way.
+    Never,
+}
+
+/// A `notifyVirtualCardChange` step that moves the simulated TSH's view of its token (through
+/// the gateway's `POST /tsh/tokens`), at its place in the scenario: the true order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TshView {
+    /// The state TSH keeps instead of the one the action leads to (`tsh_state`).
+    pub state: Option<String>,
+}
+
+/// The state TSH's view takes after a notification: the contract's action map (UPDATE and
+/// unknown actions change nothing).
+pub fn state_after(action: &str) -> Option<&'static str> {
+    match action.to_ascii_uppercase().as_str() {
+        "ACTIVATE" | "RESUME" => Some("ACTIVE"),
+        "SUSPEND" => Some("SUSPENDED"),
+        "DELETE" | "DELETE_FROM_APP" | "ERASE" => Some("DELETED"),
+        _ => None,
+    }
+}
+
+/// Where a step stands for the TSH-view options.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ViewContext {
+    /// The step is a `notifyVirtualCardChange` callback.
+    pub is_notify: bool,
+    /// The scenario follows TSH's view (`tsh_view = true`).
+    pub tsh_view: bool,
 }
 
 /// TSH's client deadline for a callback, and what it sends when the issuer misses it.
@@ -43,13 +98,81 @@ pub struct RawFaults<'a> {
     pub on_timeout: Option<&'a str>,
     /// The `stand_in` body, already parsed as a template by the caller.
     pub stand_in: Option<JsonTemplate>,
+    pub wait_ms: Option<i64>,
+    pub deliver: Option<&'a str>,
+    pub tsh_state: Option<&'a str>,
 }
 
 /// `(field, message)` like the scenario builder's errors.
 pub type FaultError = (Option<String>, String);
 
 /// Validates the options; `is_call` says whether the step is a TSH callback.
-pub fn build(raw: RawFaults<'_>, is_call: bool) -> Result<Faults, FaultError> {
+pub fn build(raw: RawFaults<'_>, is_call: bool, view: ViewContext) -> Result<Faults, FaultError> {
+    let (delivery, tsh_view) = build_view(raw.deliver, raw.tsh_state, view)?;
+    if delivery != Delivery::Now && (raw.repeat.is_some() || raw.deadline_ms.is_some()) {
+        return Err((
+            Some("deliver".into()),
+            "a dropped or held notification takes no `repeat` or `deadline_ms`".into(),
+        ));
+    }
+    let mut faults = build_timing(raw, is_call)?;
+    faults.delivery = delivery;
+    faults.tsh_view = tsh_view;
+    Ok(faults)
+}
+
+/// `deliver` and `tsh_state`: only on a notifyVirtualCardChange step of a scenario that follows
+/// TSH's view (`tsh_state` alone is enough to follow it for that step).
+fn build_view(
+    deliver: Option<&str>,
+    tsh_state: Option<&str>,
+    view: ViewContext,
+) -> Result<(Delivery, Option<TshView>), FaultError> {
+    let at = |f: &str| Some(f.to_owned());
+    for (present, field) in [
+        (deliver.is_some(), "deliver"),
+        (tsh_state.is_some(), "tsh_state"),
+    ] {
+        if present && !view.is_notify {
+            return Err((
+                at(field),
+                "only a `call = \"notifyVirtualCardChange\"` step takes this field".into(),
+            ));
+        }
+    }
+    let delivery = match deliver {
+        None | Some("now") => Delivery::Now,
+        Some("after_next") => Delivery::AfterNext,
+        Some("never") => Delivery::Never,
+        Some(other) => {
+            return Err((
+                at("deliver"),
+                format!("`{other}`: one of \"now\", \"after_next\", \"never\""),
+            ))
+        }
+    };
+    if delivery != Delivery::Now && !view.tsh_view {
+        return Err((
+            at("deliver"),
+            "a dropped or reordered notification needs `tsh_view = true` at the top of the file (TSH's view must change in the true order)".into(),
+        ));
+    }
+    let state = match tsh_state {
+        None => None,
+        Some(s) if ["ACTIVE", "SUSPENDED", "DELETED"].contains(&s) => Some(s.to_owned()),
+        Some(s) => {
+            return Err((
+                at("tsh_state"),
+                format!("`{s}`: one of \"ACTIVE\", \"SUSPENDED\", \"DELETED\""),
+            ))
+        }
+    };
+    let follows = view.is_notify && (view.tsh_view || state.is_some());
+    Ok((delivery, follows.then_some(TshView { state })))
+}
+
+/// `delay_ms`, `repeat` and the deadline.
+fn build_timing(raw: RawFaults<'_>, is_call: bool) -> Result<Faults, FaultError> {
     let at = |f: &str| Some(f.to_owned());
     let delay_ms = raw.delay_ms.unwrap_or(0);
     if !(0..=MAX_DELAY_MS).contains(&delay_ms) {
@@ -69,6 +192,13 @@ pub fn build(raw: RawFaults<'_>, is_call: bool) -> Result<Faults, FaultError> {
                 return Err((at(field), "only a `call` step takes this field".into()));
             }
         }
+    }
+    let wait_ms = raw.wait_ms.unwrap_or(0);
+    if !(0..=MAX_WAIT_MS).contains(&wait_ms) {
+        return Err((
+            at("wait_ms"),
+            format!("{wait_ms}: expected 0 to {MAX_WAIT_MS}"),
+        ));
     }
     let repeat = raw.repeat.unwrap_or(1);
     if !(1..=MAX_REPEAT).contains(&repeat) {
@@ -123,6 +253,8 @@ pub fn build(raw: RawFaults<'_>, is_call: bool) -> Result<Faults, FaultError> {
         delay: Duration::from_millis(delay_ms as u64),
         repeat: repeat as u32,
         deadline,
+        wait: Duration::from_millis(wait_ms as u64),
+        ..Faults::default()
     })
 }
 
@@ -139,6 +271,14 @@ impl Faults {
         if let Some(d) = &self.deadline {
             parts.push(format!("deadline {} ms", d.after.as_millis()));
         }
+        match self.delivery {
+            Delivery::Now => {}
+            Delivery::AfterNext => parts.push("delivered out of order".into()),
+            Delivery::Never => parts.push("dropped".into()),
+        }
+        if let Some(TshView { state: Some(state) }) = &self.tsh_view {
+            parts.push(format!("TSH keeps {state}"));
+        }
         if parts.is_empty() {
             String::new()
         } else {
@@ -151,6 +291,106 @@ impl Faults {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// The timing options, on a step of a scenario that does not follow TSH's view.
+    fn build(raw: RawFaults, is_call: bool) -> Result<Faults, FaultError> {
+        super::build(raw, is_call, ViewContext::default())
+    }
+
+    const NOTIFY_FOLLOWING: ViewContext = ViewContext {
+        is_notify: true,
+        tsh_view: true,
+    };
+
+    #[test]
+    fn delivery_and_tsh_state_build_on_a_followed_notification() {
+        let raw = |deliver, tsh_state| RawFaults {
+            deliver,
+            tsh_state,
+            ..Default::default()
+        };
+        let f = super::build(raw(Some("never"), None), true, NOTIFY_FOLLOWING).unwrap();
+        assert_eq!(f.delivery, Delivery::Never);
+        assert_eq!(f.tsh_view, Some(TshView::default()));
+        assert_eq!(f.describe(), " [dropped]");
+        let f = super::build(raw(Some("after_next"), None), true, NOTIFY_FOLLOWING).unwrap();
+        assert_eq!(f.delivery, Delivery::AfterNext);
+        // tsh_state alone follows TSH's view for that step, even when the scenario does not.
+        let alone = ViewContext {
+            is_notify: true,
+            tsh_view: false,
+        };
+        let f = super::build(raw(None, Some("SUSPENDED")), true, alone).unwrap();
+        assert_eq!(f.tsh_view.unwrap().state.as_deref(), Some("SUSPENDED"));
+        // A scenario that does not follow TSH's view leaves the notification steps alone.
+        let f = super::build(raw(None, None), true, alone).unwrap();
+        assert!(f.tsh_view.is_none());
+        assert_eq!(state_after("resume"), Some("ACTIVE"));
+        assert_eq!(state_after("UPDATE"), None);
+    }
+
+    #[test]
+    fn bad_delivery_options_name_their_field() {
+        let cases: Vec<(RawFaults, ViewContext, &str, &str)> = vec![
+            (
+                RawFaults {
+                    deliver: Some("later"),
+                    ..Default::default()
+                },
+                NOTIFY_FOLLOWING,
+                "deliver",
+                "one of",
+            ),
+            (
+                RawFaults {
+                    deliver: Some("never"),
+                    ..Default::default()
+                },
+                ViewContext {
+                    is_notify: true,
+                    tsh_view: false,
+                },
+                "deliver",
+                "tsh_view = true",
+            ),
+            (
+                RawFaults {
+                    deliver: Some("never"),
+                    ..Default::default()
+                },
+                ViewContext {
+                    is_notify: false,
+                    tsh_view: true,
+                },
+                "deliver",
+                "only a `call = \"notifyVirtualCardChange\"`",
+            ),
+            (
+                RawFaults {
+                    tsh_state: Some("active"),
+                    ..Default::default()
+                },
+                NOTIFY_FOLLOWING,
+                "tsh_state",
+                "one of",
+            ),
+            (
+                RawFaults {
+                    deliver: Some("after_next"),
+                    repeat: Some(2),
+                    ..Default::default()
+                },
+                NOTIFY_FOLLOWING,
+                "deliver",
+                "no `repeat`",
+            ),
+        ];
+        for (raw, view, field, message) in cases {
+            let (got_field, got) = super::build(raw, true, view).unwrap_err();
+            assert_eq!(got_field.as_deref(), Some(field), "{got}");
+            assert!(got.contains(message), "{field}: {got}");
+        }
+    }
 
     fn body() -> JsonTemplate {
         JsonTemplate::parse(&json!({"standInDecision": "APPROVED"})).unwrap()

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use super::faults::{state_after, Delivery, TshView, WAIT_PAUSE};
 use super::path::FieldPath;
 use super::report::{show_value, Check, ScenarioReport, StepReport};
 use super::scenario::{Action, Scenario, StaffMethod, Step};
@@ -227,10 +228,38 @@ pub async fn run_scenario(target: &Target, scenario: &Scenario, seed: u64) -> Sc
             }
         }
     }
+    // Notifications held back (`deliver = "after_next"`): TSH's view already moved.
+    let mut held: Vec<(usize, &Step)> = Vec::new();
     for (index, step) in scenario.steps.iter().enumerate() {
-        let (step_report, fatal) =
-            run_step(target, step, index + 1, &mut vars, &correlation_id).await;
+        let phase = match step.faults.delivery {
+            Delivery::Now => Phase::Whole,
+            Delivery::AfterNext | Delivery::Never => Phase::ViewOnly,
+        };
+        let (step_report, mut fatal) =
+            run_step(target, step, index + 1, &mut vars, &correlation_id, phase).await;
+        let sent_call = phase == Phase::Whole && matches!(step.action, Action::Call { .. });
         report.steps.push(step_report);
+        if fatal.is_none() && step.faults.delivery == Delivery::AfterNext {
+            held.push((index + 1, step));
+        }
+        if fatal.is_none() && sent_call {
+            for (number, late) in held.drain(..) {
+                let (late_report, late_fatal) = run_step(
+                    target,
+                    late,
+                    number,
+                    &mut vars,
+                    &correlation_id,
+                    Phase::SendOnly,
+                )
+                .await;
+                report.steps.push(late_report);
+                if late_fatal.is_some() {
+                    fatal = late_fatal;
+                    break;
+                }
+            }
+        }
         if let Some(reason) = fatal {
             report.aborted = Some(reason);
             report.not_run = scenario.steps.len() - index - 1;
@@ -238,6 +267,15 @@ pub async fn run_scenario(target: &Target, scenario: &Scenario, seed: u64) -> Sc
         }
     }
     report
+}
+
+/// Which part of a step runs: a held or dropped notification moves TSH's view at its place in
+/// the scenario (the true order) and is sent later, or never.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Whole,
+    ViewOnly,
+    SendOnly,
 }
 
 /// The response of one step, as checked.
@@ -257,13 +295,34 @@ async fn run_step(
     number: usize,
     vars: &mut Variables,
     session_cid: &str,
+    phase: Phase,
 ) -> (StepReport, Option<String>) {
     let started = Instant::now();
     let mut report = StepReport::new(number, &step.name, describe_action(&step.action));
     let faults = &step.faults;
     // A delay is a pause before the step; with a deadline it is inside it (a slow path).
-    if !faults.delay.is_zero() && faults.deadline.is_none() {
+    if !faults.delay.is_zero() && faults.deadline.is_none() && phase != Phase::SendOnly {
         actix_web::rt::time::sleep(faults.delay).await;
+    }
+    if let (Some(view), Action::Call { body, .. }, false) =
+        (&faults.tsh_view, &step.action, phase == Phase::SendOnly)
+    {
+        match move_tsh_view(target, view, body, vars).await {
+            Ok(check) => report.checks.push(check),
+            Err(failure) => return failed_step(report, failure, number, &step.name),
+        }
+    }
+    match phase {
+        Phase::Whole => {}
+        Phase::ViewOnly => {
+            report.call = match faults.delivery {
+                Delivery::Never => "notification dropped: never sent to the issuer".into(),
+                _ => "notification held: sent after the next callback".into(),
+            };
+            report.elapsed_ms = started.elapsed().as_millis();
+            return (report, None);
+        }
+        Phase::SendOnly => report.call.push_str(" (held)"),
     }
     let outcome = match &step.action {
         Action::Call {
@@ -351,7 +410,24 @@ async fn run_step(
             outcome
         }
         Action::Staff { method, path, body } => {
-            staff_step(target, *method, path, body.as_ref(), vars, &mut report).await
+            // With `wait_ms`, asked again until the expectations are met or the time is up.
+            let until = Instant::now() + faults.wait;
+            loop {
+                let outcome =
+                    staff_step(target, *method, path, body.as_ref(), vars, &mut report).await;
+                let settled = match &outcome {
+                    Ok(answer) if Instant::now() < until => {
+                        let mut scratch = StepReport::new(number, &step.name, String::new());
+                        check_expectations(step, answer, vars, &mut scratch);
+                        scratch.passed()
+                    }
+                    _ => true,
+                };
+                if settled {
+                    break outcome;
+                }
+                actix_web::rt::time::sleep(WAIT_PAUSE).await;
+            }
         }
         Action::OtpCheck {
             issuer_card_ref_id,
@@ -377,17 +453,7 @@ async fn run_step(
     report.elapsed_ms = started.elapsed().as_millis();
     let answer = match outcome {
         Ok(answer) => answer,
-        Err(StepFailure::Fatal(message)) => {
-            report.error = Some(message.clone());
-            return (
-                report,
-                Some(format!("step {number} \"{}\": {message}", step.name)),
-            );
-        }
-        Err(StepFailure::Step(message)) => {
-            report.error = Some(message);
-            return (report, None);
-        }
+        Err(failure) => return failed_step(report, failure, number, &step.name),
     };
     report.status = Some(answer.status);
     report.response = answer.text.clone();
@@ -405,6 +471,76 @@ async fn run_step(
         }
     }
     (report, None)
+}
+
+/// The report of a step that could not be carried out; a fatal failure stops the scenario.
+fn failed_step(
+    mut report: StepReport,
+    failure: StepFailure,
+    number: usize,
+    name: &str,
+) -> (StepReport, Option<String>) {
+    match failure {
+        StepFailure::Fatal(message) => {
+            report.error = Some(message.clone());
+            (report, Some(format!("step {number} \"{name}\": {message}")))
+        }
+        StepFailure::Step(message) => {
+            report.error = Some(message);
+            (report, None)
+        }
+    }
+}
+
+/// Moves the simulated TSH's view of the notified token (the gateway's `POST /tsh/tokens`) to
+/// the state the action leads to, or the step's `tsh_state`: TSH's truth, in the true order.
+async fn move_tsh_view(
+    target: &Target,
+    view: &TshView,
+    body: &JsonTemplate,
+    vars: &Variables,
+) -> Result<Check, StepFailure> {
+    let body = body.render(vars)?;
+    let field = |name: &str| body[name].as_str().map(str::to_owned);
+    let (Some(card), Some(vcid)) = (field("issuerCardRefId"), field("virtualCardId")) else {
+        return Err(StepFailure::Step(
+            "moving TSH's view needs body.issuerCardRefId and body.virtualCardId".into(),
+        ));
+    };
+    let action = field("action").unwrap_or_default();
+    let Some(state) = view
+        .state
+        .clone()
+        .or(state_after(&action).map(str::to_owned))
+    else {
+        return Ok(Check::pass(format!(
+            "TSH's view of {vcid} unchanged ({action})"
+        )));
+    };
+    let Some(gateway) = &target.gateway_url else {
+        return Err(StepFailure::Fatal(
+            "this step moves the simulated TSH's view: it needs a `tsh-sim serve` gateway (--gateway)".into(),
+        ));
+    };
+    let mut token =
+        serde_json::json!({"issuer_card_ref_id": card, "virtual_card_id": vcid, "state": state});
+    if let Some(wallet) = field("walletProviderId") {
+        token["wallet_provider_id"] = Value::String(wallet);
+    }
+    let request = target
+        .client
+        .post(format!("{gateway}/tsh/tokens"))
+        .header("content-type", "application/json")
+        .body(token.to_string());
+    let answer = send(request, gateway).await?;
+    if answer.status != 200 {
+        return Err(StepFailure::Fatal(format!(
+            "the simulated TSH refused the token view ({}): {}",
+            answer.status,
+            short(&answer.json)
+        )));
+    }
+    Ok(Check::pass(format!("TSH's view: {vcid} {state}")))
 }
 
 enum StepFailure {

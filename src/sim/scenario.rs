@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::faults::{self, Faults, RawFaults};
+use super::faults::{self, Delivery, Faults, RawFaults, ViewContext};
 use super::path::FieldPath;
 use super::template::{is_identifier, JsonTemplate, Template, BUILTINS};
 use crate::crypto::seal::KeyTransport;
@@ -71,6 +71,9 @@ impl std::error::Error for ScenarioError {}
 struct RawHead {
     name: Option<String>,
     description: Option<String>,
+    /// Every notifyVirtualCardChange step also moves the simulated TSH's view (`faults.rs`).
+    #[serde(default)]
+    tsh_view: bool,
     #[serde(default)]
     vars: toml::Table,
     #[serde(default)]
@@ -98,6 +101,48 @@ struct RawStep {
     deadline_ms: Option<i64>,
     on_timeout: Option<String>,
     stand_in: Option<toml::Value>,
+    wait_ms: Option<i64>,
+    deliver: Option<String>,
+    tsh_state: Option<String>,
+}
+
+/// Keys of a step (outside `body`). One of them at the top of a body is almost always a line
+/// written after a `[steps.body]` table header, which TOML puts inside that table: the check or
+/// option would silently be sent to the service instead of applied. `name` and `card` are left
+/// out: a body may carry them legitimately.
+const STEP_KEYS: [&str; 16] = [
+    "call",
+    "staff",
+    "otp_check",
+    "correlation_id",
+    "transport",
+    "body",
+    "capture",
+    "expect",
+    "delay_ms",
+    "repeat",
+    "deadline_ms",
+    "on_timeout",
+    "stand_in",
+    "wait_ms",
+    "deliver",
+    "tsh_state",
+];
+
+/// Refuses a body (or stand-in body) holding a step key at its top level.
+fn no_step_keys(field: &str, value: &toml::Value) -> Result<(), FieldError> {
+    let Some(table) = value.as_table() else {
+        return Ok(());
+    };
+    match STEP_KEYS.iter().find(|k| table.contains_key(**k)) {
+        None => Ok(()),
+        Some(key) => Err((
+            Some(format!("{field}.{key}")),
+            format!(
+                "`{key}` is a step key, not part of the {field} sent: a `{key} = ...` line after a `[steps.{field}]` table belongs to that table in TOML; write it before `[steps.{field}]`, or as its own `[steps.{key}]` table"
+            ),
+        )),
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -131,6 +176,17 @@ struct RawExpect {
     body: Option<toml::Value>,
     #[serde(default)]
     not_contains: Vec<String>,
+}
+
+impl RawExpect {
+    fn is_empty(&self) -> bool {
+        self.status.is_none()
+            && self.fields.is_empty()
+            && self.present.is_empty()
+            && self.absent.is_empty()
+            && self.body.is_none()
+            && self.not_contains.is_empty()
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -339,14 +395,20 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
         }
         let raw: RawStep = serde_path_to_error::deserialize(raw.clone())
             .map_err(|e| step_error(field_of(e.path()), e.inner().message().to_owned()))?;
-        let step =
-            build_step(raw, &known).map_err(|(field, message)| step_error(field, message))?;
+        let step = build_step(raw, &known, head.tsh_view)
+            .map_err(|(field, message)| step_error(field, message))?;
         for (var, _) in &step.captures {
             known.insert(var.clone());
         }
         steps.push(step);
     }
 
+    check_held_steps(&steps).map_err(|(number, name, message)| ScenarioError {
+        file: path.to_owned(),
+        step: Some((number, name)),
+        field: Some("deliver".into()),
+        message,
+    })?;
     Ok(Scenario {
         name,
         description: head.description.unwrap_or_default(),
@@ -358,7 +420,24 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
 
 type FieldError = (Option<String>, String);
 
-fn build_step(raw: RawStep, known: &BTreeSet<String>) -> Result<Step, FieldError> {
+/// A held notification (`deliver = "after_next"`) needs a later callback that is sent.
+fn check_held_steps(steps: &[Step]) -> Result<(), (usize, String, String)> {
+    for (index, step) in steps.iter().enumerate() {
+        let sent_later = steps[index + 1..].iter().any(|later| {
+            matches!(later.action, Action::Call { .. }) && later.faults.delivery == Delivery::Now
+        });
+        if step.faults.delivery == Delivery::AfterNext && !sent_later {
+            return Err((
+                index + 1,
+                step.name.clone(),
+                "\"after_next\": no later `call` step is sent, so this one would never be delivered (use \"never\" to drop it)".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn build_step(raw: RawStep, known: &BTreeSet<String>, tsh_view: bool) -> Result<Step, FieldError> {
     let at = |field: &str| Some(field.to_owned());
     let kinds = [
         raw.call.is_some(),
@@ -372,6 +451,19 @@ fn build_step(raw: RawStep, known: &BTreeSet<String>) -> Result<Step, FieldError
         ));
     }
     let is_call = raw.call.is_some();
+    let view = ViewContext {
+        is_notify: raw
+            .call
+            .as_deref()
+            .is_some_and(|c| c.eq_ignore_ascii_case("notifyVirtualCardChange")),
+        tsh_view,
+    };
+    if let Some(body) = &raw.body {
+        no_step_keys("body", body)?;
+    }
+    if let Some(stand_in) = &raw.stand_in {
+        no_step_keys("stand_in", stand_in)?;
+    }
     if !is_call {
         for (present, field) in [
             (raw.card.is_some(), "card"),
@@ -540,9 +632,33 @@ fn build_step(raw: RawStep, known: &BTreeSet<String>) -> Result<Step, FieldError
             deadline_ms: raw.deadline_ms,
             on_timeout: raw.on_timeout.as_deref(),
             stand_in,
+            wait_ms: raw.wait_ms,
+            deliver: raw.deliver.as_deref(),
+            tsh_state: raw.tsh_state.as_deref(),
         },
         is_call,
+        view,
     )?;
+    let staff_get = matches!(
+        action,
+        Action::Staff {
+            method: StaffMethod::Get,
+            ..
+        }
+    );
+    if raw.wait_ms.is_some() && !staff_get {
+        return Err((
+            at("wait_ms"),
+            "only a `staff = \"GET ...\"` step is asked again until its expectations are met"
+                .into(),
+        ));
+    }
+    if faults.delivery == Delivery::Never && (!raw.capture.is_empty() || !raw.expect.is_empty()) {
+        return Err((
+            at("deliver"),
+            "a dropped notification gets no answer: it takes no `capture` or `expect`".into(),
+        ));
+    }
 
     let mut captures = Vec::new();
     for (var, path) in &raw.capture {
@@ -782,6 +898,48 @@ not_contains = ["{{pan}}"]
                 Some((2, "bad one")),
                 Some("expcet"),
                 "unknown field",
+            ),
+            (
+                "expect written after a [steps.body] table",
+                step("call = \"sendOTP\"\n[steps.body]\nmethodId = \"m1\"\nexpect = { status = 200 }"),
+                Some((2, "bad one")),
+                Some("body.expect"),
+                "a `expect = ...` line after a `[steps.body]` table belongs to that table",
+            ),
+            (
+                "capture written after a staff [steps.body] table",
+                step("staff = \"POST /api/v1/cards\"\n[steps.body]\npan = \"4111111111111111\"\ncapture = { r = \"issuer_card_ref_id\" }"),
+                Some((2, "bad one")),
+                Some("body.capture"),
+                "step key",
+            ),
+            (
+                "dropped notification outside a tsh_view scenario",
+                step("call = \"notifyVirtualCardChange\"\ndeliver = \"never\""),
+                Some((2, "bad one")),
+                Some("deliver"),
+                "tsh_view = true",
+            ),
+            (
+                "held notification never delivered",
+                format!("tsh_view = true\n{}", step("call = \"notifyVirtualCardChange\"\ndeliver = \"after_next\"")),
+                Some((2, "bad one")),
+                Some("deliver"),
+                "no later `call` step",
+            ),
+            (
+                "dropped notification with expectations",
+                format!("tsh_view = true\n{}", step("call = \"notifyVirtualCardChange\"\ndeliver = \"never\"\nexpect = { status = 200 }")),
+                Some((2, "bad one")),
+                Some("deliver"),
+                "no `capture` or `expect`",
+            ),
+            (
+                "wait on a callback",
+                step("call = \"sendOTP\"\nwait_ms = 100"),
+                Some((2, "bad one")),
+                Some("wait_ms"),
+                "only a `staff = \"GET ...\"` step",
             ),
             (
                 "unknown expect key",

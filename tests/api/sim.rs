@@ -91,6 +91,9 @@ async fn every_shipped_scenario_passes_and_again_on_the_same_service() {
         "t4t-original-other-card",
         "t4t-suspended-original",
         "t4t-chain",
+        "fault-reorder-suspend-resume",
+        "fault-dropped-notification",
+        "fault-tsh-disagrees",
     ] {
         assert!(names.contains(&flow), "missing scenario {flow}: {names:?}");
     }
@@ -359,6 +362,19 @@ fn the_binary_refuses_malformed_scenarios_and_unreachable_services() {
     assert!(stderr.contains("step 1 \"digitize\""), "{stderr}");
     assert!(stderr.contains("field `transport`"), "{stderr}");
     assert_eq!(run(&["check", &bad]).0, Some(2));
+    // An inline `expect` written after `[steps.body]` is part of the body in TOML: refused, not
+    // sent to the service unchecked.
+    let misplaced = dir.path().join("misplaced.toml");
+    std::fs::write(
+        &misplaced,
+        "[[steps]]\nname = \"suspend\"\ncall = \"notifyVirtualCardChange\"\n[steps.body]\naction = \"SUSPEND\"\nexpect = { status = 200 }\n",
+    )
+    .unwrap();
+    let (code, stderr) = run(&["check", &misplaced.display().to_string()]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("step 1 \"suspend\""), "{stderr}");
+    assert!(stderr.contains("field `body.expect`"), "{stderr}");
+    assert!(stderr.contains("[steps.body]"), "{stderr}");
     assert_eq!(run(&["check", "--all"]).0, Some(0));
 
     let url = format!("http://127.0.0.1:{}", closed_port());
