@@ -12,7 +12,15 @@ use super::{
     staff_reads as reads, staff_reconcile as reconcile, staff_rules as rules, staff_sync as sync,
 };
 
+/// Every staff route, in the order actix tries them (a literal segment before a `{parameter}`).
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    cards_and_tokens(cfg);
+    decisions_and_rules(cfg);
+    issuer_operations(cfg);
+    audit_and_events(cfg);
+}
+
+fn cards_and_tokens(cfg: &mut web::ServiceConfig) {
     cfg.route("/cards", web::post().to(actions::upsert_card))
         .route(
             "/cards/{issuer_card_ref_id}",
@@ -40,8 +48,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/enrollments/{correlation_id}",
             web::get().to(reads::get_enrollment),
-        )
-        .route("/decisions", web::get().to(reads::list_decisions))
+        );
+}
+
+fn decisions_and_rules(cfg: &mut web::ServiceConfig) {
+    cfg.route("/decisions", web::get().to(reads::list_decisions))
         // Before `{decision_id}`: actix matches routes in registration order.
         .route("/decisions/export", web::get().to(reads::export_decisions))
         .route(
@@ -51,44 +62,51 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/rules", web::get().to(rules::status))
         .route("/rules/reload", web::post().to(rules::reload))
         .route("/rules/shadow", web::get().to(rules::shadow_report))
-        .route("/standins", web::get().to(rules::standins))
-        .route(
-            "/tokentransitions",
-            web::post().to(actions::create_transition),
-        )
-        .route(
-            "/tokentransitions",
-            web::get().to(sync::list_pending_operations),
-        )
-        .route(
-            "/tokentransitions/{token}",
-            web::get().to(reads::get_transition),
-        )
-        .route(
-            "/cards/{issuer_card_ref_id}/block",
-            web::post().to(actions::block_card),
-        )
-        .route(
-            "/cards/{issuer_card_ref_id}/unblock",
-            web::post().to(actions::unblock_card),
-        )
-        .route(
-            "/cards/{issuer_card_ref_id}/replace",
-            web::post().to(actions::replace_card),
-        )
-        .route(
-            "/reconciliations",
-            web::post().to(reconcile::start_reconciliation),
-        )
-        .route(
-            "/reconciliations",
-            web::get().to(reconcile::list_reconciliations),
-        )
-        .route(
-            "/reconciliations/{reconciliation_id}",
-            web::get().to(reconcile::get_reconciliation),
-        )
-        .route("/audit", web::get().to(reads::list_audit))
+        .route("/standins", web::get().to(rules::standins));
+}
+
+/// Staff actions through TSH, their progress, and reconciliation with TSH.
+fn issuer_operations(cfg: &mut web::ServiceConfig) {
+    cfg.route(
+        "/tokentransitions",
+        web::post().to(actions::create_transition),
+    )
+    .route(
+        "/tokentransitions",
+        web::get().to(sync::list_pending_operations),
+    )
+    .route(
+        "/tokentransitions/{token}",
+        web::get().to(reads::get_transition),
+    )
+    .route(
+        "/cards/{issuer_card_ref_id}/block",
+        web::post().to(actions::block_card),
+    )
+    .route(
+        "/cards/{issuer_card_ref_id}/unblock",
+        web::post().to(actions::unblock_card),
+    )
+    .route(
+        "/cards/{issuer_card_ref_id}/replace",
+        web::post().to(actions::replace_card),
+    )
+    .route(
+        "/reconciliations",
+        web::post().to(reconcile::start_reconciliation),
+    )
+    .route(
+        "/reconciliations",
+        web::get().to(reconcile::list_reconciliations),
+    )
+    .route(
+        "/reconciliations/{reconciliation_id}",
+        web::get().to(reconcile::get_reconciliation),
+    );
+}
+
+fn audit_and_events(cfg: &mut web::ServiceConfig) {
+    cfg.route("/audit", web::get().to(reads::list_audit))
         .route("/events", web::get().to(events::list_events))
         .route("/events/{event_id}", web::get().to(events::get_event))
         .route(
