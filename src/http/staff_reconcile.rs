@@ -19,6 +19,7 @@ use super::staff_params::{PageQuery, Paging};
 use crate::domain::{AuditOutcome, ReconciliationReport};
 use crate::service::audit::{self, AuditDraft};
 use crate::service::reconcile::{self, Scope};
+use crate::service::staff_queries as queries;
 use crate::service::Services;
 
 type Reply = Result<HttpResponse, StaffError>;
@@ -120,7 +121,7 @@ pub async fn list_reconciliations(
     Paging(page): Paging,
     svc: web::Data<Services>,
 ) -> Reply {
-    let reports = svc.store.read(move |r| r.reconciliations(page)).await?;
+    let reports = queries::reconciliations(&svc, page).await?;
     Ok(HttpResponse::Ok().json(reports))
 }
 
@@ -134,7 +135,6 @@ pub async fn get_reconciliation(
     path: web::Path<String>,
     svc: web::Data<Services>,
 ) -> Reply {
-    let id = path.into_inner();
-    let report = svc.store.read(move |r| r.reconciliation(&id)).await?;
-    Ok(HttpResponse::Ok().json(report.ok_or(StaffError::NotFound("reconciliation"))?))
+    let report = queries::reconciliation(&svc, &path).await?;
+    Ok(HttpResponse::Ok().json(report))
 }

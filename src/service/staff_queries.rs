@@ -10,8 +10,8 @@ use super::cards::{effective_product, CardView};
 use super::lineage::{lineage_of, Lineage};
 use super::Services;
 use crate::domain::{
-    AuditEntry, CardRecord, DecidedBy, DecisionRecord, Enrollment, TokenRecord, Transition,
-    TshOperation,
+    AuditEntry, CardRecord, DecidedBy, DecisionRecord, Enrollment, ReconciliationReport,
+    TokenRecord, Transition, TshOperation,
 };
 use crate::store::{Page, Paged, StoreError, StoreReader};
 
@@ -480,4 +480,22 @@ pub async fn standin_review_queue(
         })
         .await?;
     Ok(queue)
+}
+
+/// Reconciliation runs with their drift, newest first.
+pub async fn reconciliations(
+    svc: &Services,
+    page: Page,
+) -> Result<Paged<ReconciliationReport>, QueryError> {
+    Ok(svc.store.read(move |r| r.reconciliations(page)).await?)
+}
+
+/// One reconciliation run.
+pub async fn reconciliation(
+    svc: &Services,
+    reconciliation_id: &str,
+) -> Result<ReconciliationReport, QueryError> {
+    let id = reconciliation_id.to_owned();
+    let report = svc.store.read(move |r| r.reconciliation(&id)).await?;
+    found(report, "reconciliation")
 }
