@@ -83,27 +83,9 @@ async fn every_state_changing_200_follows_an_fdatasync_of_the_store_log() {
     ];
     let mut service = ServiceProcess::start_wrapped(&wrapper, &store, &gateway.url, &[]);
     let client = ProcessClient::new(&service.address);
-    let sealed = || dev_seal(&json!({"fpan": PAN_FULL, "exp": "1230"}));
 
     // Arrange/act: one request at a time, so each 200 pairs with the request before it.
-    let correlation = "strace-enrolment";
-    let elig = client
-        .call(
-            "checkCardEligibility",
-            correlation,
-            &json!({"cipheredCardInfo": sealed()}),
-        )
-        .await;
-    assert_eq!(elig.status, 200, "{:?}", elig.body);
-    let card = elig.body["issuerCardRefId"].as_str().unwrap().to_owned();
-    let decision = client
-        .call(
-            "requestCardDigitization",
-            correlation,
-            &json!({"cipheredCardInfo": sealed(), "cardCaptureInformation": {"captureMethod": "BANK_APP"}}),
-        )
-        .await;
-    assert_eq!(decision.status, 200, "{:?}", decision.body);
+    let (card, _) = client.enrol("strace-enrolment", "BANK_APP").await;
     for (i, action) in ["ACTIVATE", "SUSPEND", "RESUME"].iter().enumerate() {
         let reply = client
             .call(

@@ -510,6 +510,24 @@ impl ProcessClient {
         Reply::of(response).await
     }
 
+    /// Eligibility then digitization of the dev card `PAN_FULL` with `capture`, one request at a
+    /// time; both must answer 200. The card's `issuerCardRefId` and the decision.
+    pub async fn enrol(&self, correlation_id: &str, capture: &str) -> (String, Reply) {
+        let sealed = || dev_seal(&json!({"fpan": PAN_FULL, "exp": "1230"}));
+        let eligibility = json!({"cipheredCardInfo": sealed()});
+        let elig = self
+            .call("checkCardEligibility", correlation_id, &eligibility)
+            .await;
+        assert_eq!(elig.status, 200, "{:?}", elig.body);
+        let card = elig.body["issuerCardRefId"].as_str().unwrap().to_owned();
+        let digitization = json!({"cipheredCardInfo": sealed(), "cardCaptureInformation": {"captureMethod": capture}});
+        let decision = self
+            .call("requestCardDigitization", correlation_id, &digitization)
+            .await;
+        assert_eq!(decision.status, 200, "{:?}", decision.body);
+        (card, decision)
+    }
+
     pub async fn staff_get(&self, path: &str) -> Reply {
         let response = self
             .client

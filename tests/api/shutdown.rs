@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::helpers::{dev_seal, MockGateway, ProcessClient, ServiceProcess, PAN_FULL};
+use crate::helpers::{MockGateway, ProcessClient, ServiceProcess};
 use crate::mock_tsh::{MockTsh, TshMode};
 
 /// How long TSH takes to answer the follow-up call: SIGTERM arrives while it is in flight.
@@ -39,24 +39,8 @@ fn wait_for_exit(service: &mut ServiceProcess, limit: Duration) -> std::process:
 /// Eligibility, a red digitization, then the network approves anyway (stand-in): with
 /// `rules.standin.auto_suspend` the service answers and then asks TSH to suspend the token.
 async fn stand_in_mismatch(client: &ProcessClient, vcid: &str) {
-    let sealed = || dev_seal(&json!({"fpan": PAN_FULL, "exp": "1230"}));
     let correlation = "shutdown-standin";
-    let elig = client
-        .call(
-            "checkCardEligibility",
-            correlation,
-            &json!({"cipheredCardInfo": sealed()}),
-        )
-        .await;
-    assert_eq!(elig.status, 200, "{:?}", elig.body);
-    let card = elig.body["issuerCardRefId"].as_str().unwrap().to_owned();
-    let decision = client
-        .call(
-            "requestCardDigitization",
-            correlation,
-            &json!({"cipheredCardInfo": sealed(), "cardCaptureInformation": {"captureMethod": "CAMERA"}}),
-        )
-        .await;
+    let (card, decision) = client.enrol(correlation, "CAMERA").await;
     assert_eq!(decision.body["levelOfTrust"], "red", "{:?}", decision.body);
     let standin = json!({"issuerCardRefId": card, "virtualCardId": vcid, "walletProviderId": "APPLE_PAY", "decision": "APPROVED"});
     let reply = client
