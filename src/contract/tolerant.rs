@@ -3,45 +3,13 @@
 //! expected kind are treated as absent where that is the safe reading (scores, flags), and refused
 //! where guessing would be wrong (identifiers given as objects).
 
-use serde::de::{self, Deserializer, Visitor};
+use serde::de::{self, Deserializer};
 use serde::Deserialize;
 use serde_json::Value;
-use std::fmt;
 
-use crate::json::lenient::number_to_string;
-pub use crate::json::lenient::{get_ci, value_as_bool, value_as_number, value_as_string};
-
-/// A string that may have been sent as a JSON number.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StringOrNumber(pub String);
-
-impl<'de> Deserialize<'de> for StringOrNumber {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = StringOrNumber;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string or a number")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(StringOrNumber(v.to_owned()))
-            }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-                Ok(StringOrNumber(v))
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-                Ok(StringOrNumber(v.to_string()))
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-                Ok(StringOrNumber(v.to_string()))
-            }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
-                Ok(StringOrNumber(number_to_string(v)))
-            }
-        }
-        deserializer.deserialize_any(V)
-    }
-}
+pub use crate::json::lenient::{
+    get_ci, value_as_bool, value_as_number, value_as_string, StringOrNumber,
+};
 
 /// `Option<String>` accepting null, a string or a number.
 pub fn opt_string<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {

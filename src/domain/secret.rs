@@ -44,7 +44,7 @@ impl fmt::Display for Secret {
 /// Accepts a JSON string or number (an OTP such as `123456` may arrive unquoted).
 impl<'de> Deserialize<'de> for Secret {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let value = crate::contract::tolerant::StringOrNumber::deserialize(deserializer)?;
+        let value = crate::json::lenient::StringOrNumber::deserialize(deserializer)?;
         Ok(Secret::new(value.0))
     }
 }
