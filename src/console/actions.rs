@@ -25,6 +25,7 @@ use crate::service::staff_actions::{
     self, is_reason_code, marqeta_state, plan_staff_transition, ActionError, RequestedState,
     TransitionRequest,
 };
+use crate::service::staff_queries::{self, QueryError};
 use crate::service::Services;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -263,6 +264,51 @@ async fn audit_refusal(
     .await;
 }
 
+/// The transition a token form asks for, with its checked reason; a message when it is unusable.
+fn requested_transition(form: &ActionForm) -> Result<(RequestedState, Checked), &'static str> {
+    let (to, action, label) = match form.action.as_str() {
+        "suspend" => (RequestedState::Suspended, "suspend", "Suspend token"),
+        "resume" => (RequestedState::Active, "resume", "Resume token"),
+        "delete" => (RequestedState::Terminated, "delete", "Delete token"),
+        _ => return Err("Choose an action."),
+    };
+    let (reason_code, reason) = check_reason(form)?;
+    let checked = Checked {
+        action,
+        label,
+        reason_code,
+        reason,
+    };
+    Ok((to, checked))
+}
+
+/// The confirmation step of a token transition: the state now → the state asked for.
+async fn confirm_transition(
+    svc: &Services,
+    staff: &Staff,
+    vcid: &str,
+    to: RequestedState,
+    checked: &Checked,
+) -> HttpResponse {
+    let back = token_href(vcid);
+    let current = match staff_queries::token(svc, vcid).await {
+        Ok(token) => token.state,
+        Err(QueryError::NotFound(_)) => {
+            return message_page(
+                StatusCode::NOT_FOUND,
+                "Not found",
+                "No token has that identifier.",
+            )
+        }
+        Err(e) => return super::pages::store_trouble(e),
+    };
+    let what = html! {
+        p { "Token " span.mono { (vcid) } ": " (state_badge(marqeta_state(current))) span.arrow { "→" } (state_badge(to.as_str())) }
+        p.hint { "TSH is asked through updateCardState; the token changes state when TSH's notification confirms it." }
+    };
+    confirm_page(staff, &format!("{back}/action"), &back, checked, what)
+}
+
 async fn token_action(
     req: HttpRequest,
     path: web::Path<String>,
@@ -276,59 +322,16 @@ async fn token_action(
     };
     let vcid = path.into_inner();
     let back = token_href(&vcid);
-    let requested = match form.action.as_str() {
-        "suspend" => Some((RequestedState::Suspended, "suspend", "Suspend token")),
-        "resume" => Some((RequestedState::Active, "resume", "Resume token")),
-        "delete" => Some((RequestedState::Terminated, "delete", "Delete token")),
-        _ => None,
-    };
-    let checked = requested
-        .ok_or("Choose an action.")
-        .and_then(|(to, action, label)| {
-            check_reason(&form).map(|(reason_code, reason)| {
-                (
-                    to,
-                    Checked {
-                        action,
-                        label,
-                        reason_code,
-                        reason,
-                    },
-                )
-            })
-        });
-    let (to, checked) = match checked {
+    let (to, checked) = match requested_transition(&form) {
         Ok(ok) => ok,
         Err(message) => {
-            audit_refusal(
-                &svc,
-                &staff,
-                "tokentransition.create",
-                format!("token:{vcid}"),
-                message,
-            )
-            .await;
+            let target = format!("token:{vcid}");
+            audit_refusal(&svc, &staff, "tokentransition.create", target, message).await;
             return refused_form(&staff, &back, message);
         }
     };
     if form.confirm != "yes" {
-        let lookup = vcid.clone();
-        let current = match svc.store.read(move |r| r.token(&lookup)).await {
-            Ok(Some(token)) => token.state,
-            Ok(None) => {
-                return message_page(
-                    StatusCode::NOT_FOUND,
-                    "Not found",
-                    "No token has that identifier.",
-                )
-            }
-            Err(e) => return super::pages::store_trouble(e),
-        };
-        let what = html! {
-            p { "Token " span.mono { (vcid) } ": " (state_badge(marqeta_state(current))) span.arrow { "→" } (state_badge(to.as_str())) }
-            p.hint { "TSH is asked through updateCardState; the token changes state when TSH's notification confirms it." }
-        };
-        return confirm_page(&staff, &format!("{back}/action"), &back, &checked, what);
+        return confirm_transition(&svc, &staff, &vcid, to, &checked).await;
     }
     let request = TransitionRequest {
         virtual_card_id: vcid.clone(),
