@@ -26,6 +26,7 @@ mod pending_ops;
 mod pg_cluster;
 mod postgres;
 mod reconcile;
+mod reconcile_cli;
 mod restart;
 mod rules_admin;
 mod shutdown;
