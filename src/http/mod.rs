@@ -9,6 +9,7 @@ pub mod headers;
 pub mod health;
 pub mod metrics;
 pub mod openapi;
+pub mod reconcile_views;
 pub mod staff;
 pub mod staff_actions;
 pub mod staff_auth;

@@ -6,17 +6,18 @@
 //! - `GET /api/v1/reconciliations` — the runs, newest first, each with its drift (viewer);
 //! - `GET /api/v1/reconciliations/{reconciliation_id}` — one run (viewer).
 //!
-//! Handlers take the caller and call `service::reconcile`.
+//! Handlers take the caller and call `service::reconcile`; answers are `reconcile_views`.
 
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use serde_json::{Map, Value};
 
 use super::error::{staff_action_status, StaffError};
 use super::openapi::{StaffBodyRefusals, StaffRefusals, TshRefusals};
+use super::reconcile_views::{self as views, ReconciliationView};
 use super::staff_actions::object_body;
 use super::staff_auth::{Caller, Viewer};
 use super::staff_params::{PageQuery, Paging};
-use crate::domain::{AuditOutcome, ReconciliationReport};
+use crate::domain::AuditOutcome;
 use crate::service::audit::{self, AuditDraft};
 use crate::service::reconcile::{self, Scope};
 use crate::service::staff_queries as queries;
@@ -66,8 +67,8 @@ fn scope_of(body: &Map<String, Value>) -> Result<Scope, StaffError> {
     operation_id = "startReconciliation", security(("staffBearer" = [])),
     request_body = ReconcileBody,
     responses(
-        (status = 200, description = "The card's run, finished; operator role", body = ReconciliationReport),
-        (status = 202, description = "The registry-wide run, started; operator role", body = ReconciliationReport),
+        (status = 200, description = "The card's run, finished; operator role", body = ReconciliationView),
+        (status = 202, description = "The registry-wide run, started; operator role", body = ReconciliationView),
         StaffRefusals, StaffBodyRefusals, TshRefusals))]
 pub async fn start_reconciliation(
     staff: Caller,
@@ -106,29 +107,29 @@ pub async fn start_reconciliation(
                 tracing::error!(error = %e, "reconciliation failed");
             }
         });
-        return Ok(HttpResponse::Accepted().json(report));
+        return Ok(HttpResponse::Accepted().json(ReconciliationView::from(&report)));
     }
     let report = reconcile::finish(&svc, report, &scope, staff_action_status).await?;
-    Ok(HttpResponse::Ok().json(report))
+    Ok(HttpResponse::Ok().json(ReconciliationView::from(&report)))
 }
 
 #[utoipa::path(get, path = "/api/v1/reconciliations", tag = "staff",
     operation_id = "listReconciliations", security(("staffBearer" = [])), params(PageQuery),
     responses((status = 200, description = "Reconciliation runs with their drift, newest first",
-        body = crate::store::Paged<ReconciliationReport>), StaffRefusals))]
+        body = crate::store::Paged<ReconciliationView>), StaffRefusals))]
 pub async fn list_reconciliations(
     _: Viewer,
     Paging(page): Paging,
     svc: web::Data<Services>,
 ) -> Reply {
     let reports = queries::reconciliations(&svc, page).await?;
-    Ok(HttpResponse::Ok().json(reports))
+    Ok(HttpResponse::Ok().json(views::paged(&reports)))
 }
 
 #[utoipa::path(get, path = "/api/v1/reconciliations/{reconciliation_id}", tag = "staff",
     operation_id = "getReconciliation", security(("staffBearer" = [])),
     params(("reconciliation_id" = String, Path, description = "`rec-` + 16 hex digits")),
-    responses((status = 200, description = "One reconciliation run", body = ReconciliationReport),
+    responses((status = 200, description = "One reconciliation run", body = ReconciliationView),
         StaffRefusals))]
 pub async fn get_reconciliation(
     _: Viewer,
@@ -136,5 +137,5 @@ pub async fn get_reconciliation(
     svc: web::Data<Services>,
 ) -> Reply {
     let report = queries::reconciliation(&svc, &path).await?;
-    Ok(HttpResponse::Ok().json(report))
+    Ok(HttpResponse::Ok().json(ReconciliationView::from(&report)))
 }
