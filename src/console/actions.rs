@@ -1,4 +1,5 @@
-//! Operator actions: suspend / resume / delete a token, block / unblock a card. Each is a form
+//! Operator actions: suspend / resume / delete a token (a card's block / unblock / close live in
+//! `card_actions`, built from the pieces here). Each is a form
 //! with a mandatory reason, then a confirmation page, then the very service function the staff
 //! API calls (`service::staff_actions`): same checks, same TSH call, same audit entries. Viewers
 //! see no action forms and get 403 if they post anyway.
@@ -14,10 +15,10 @@ use serde::Deserialize;
 use super::forms::csrf_refused;
 use super::gate::Staff;
 use super::layout::{message_page, page, page_with_status, state_badge, Nav};
-use super::views::{card_href, token_href};
+use super::views::token_href;
 use super::{staff_or_turned, ConsoleState};
 use crate::config::StaffRole;
-use crate::domain::{AuditOutcome, CardRecord, OperationStatus, TokenRecord, TokenState};
+use crate::domain::{AuditOutcome, OperationStatus, TokenRecord, TokenState};
 use crate::http::error::staff_action_status;
 use crate::service::audit::{self, AuditDraft};
 use crate::service::search::looks_like_card_number;
@@ -30,7 +31,10 @@ use crate::service::Services;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/tokens/{id}/action", web::post().to(token_action))
-        .route("/cards/{id}/action", web::post().to(card_action));
+        .route(
+            "/cards/{id}/action",
+            web::post().to(super::card_actions::card_action),
+        );
 }
 
 /// Reason codes offered (Marqeta's list, seed 002), in our own short words.
@@ -54,26 +58,26 @@ const MAX_REASON: usize = 255;
 #[derive(Debug, Deserialize)]
 pub struct ActionForm {
     #[serde(default)]
-    action: String,
+    pub(super) action: String,
     #[serde(default)]
     reason_code: String,
     #[serde(default)]
     reason: String,
     #[serde(default)]
-    confirm: String,
+    pub(super) confirm: String,
     #[serde(default)]
-    csrf: String,
+    pub(super) csrf: String,
 }
 
 /// A validated action request.
-struct Checked {
-    action: &'static str,
-    label: &'static str,
-    reason_code: String,
-    reason: String,
+pub(super) struct Checked {
+    pub action: &'static str,
+    pub label: &'static str,
+    pub reason_code: String,
+    pub reason: String,
 }
 
-fn check_reason(form: &ActionForm) -> Result<(String, String), &'static str> {
+pub(super) fn check_reason(form: &ActionForm) -> Result<(String, String), &'static str> {
     let code = form.reason_code.trim();
     if !is_reason_code(code) {
         return Err("Choose a reason code from the list.");
@@ -107,7 +111,7 @@ fn token_choices(state: TokenState) -> Vec<(&'static str, &'static str)> {
     .collect()
 }
 
-fn reason_fields(selected_code: &str, reason: &str) -> Markup {
+pub(super) fn reason_fields(selected_code: &str, reason: &str) -> Markup {
     html! {
         label { "Reason code"
             select name="reason_code" required {
@@ -148,33 +152,8 @@ pub fn token_actions(staff: &Staff, token: &TokenRecord) -> Markup {
     }
 }
 
-/// The card's block / unblock form, for operators only.
-pub fn card_actions(staff: &Staff, card: &CardRecord) -> Markup {
-    html! {
-        @if staff.is_operator() {
-            section.panel #actions {
-                h2 { "Actions" }
-                p.hint { "Block suspends every active token of the card, unblock resumes every suspended one (one updateCardState for the card)." }
-                form method="post" action={ (card_href(&card.issuer_card_ref_id)) "/action" } {
-                    input type="hidden" name="csrf" value=(staff.csrf);
-                    div.formrow {
-                        label { "Action"
-                            select name="action" required {
-                                option value="block" { "Block card" }
-                                option value="unblock" { "Unblock card" }
-                            }
-                        }
-                        (reason_fields("15", ""))
-                    }
-                    div.actions { button.primary type="submit" { "Review…" } }
-                }
-            }
-        }
-    }
-}
-
 /// The shared start of both handlers: operator role, then the CSRF token.
-async fn operator(
+pub(super) async fn operator(
     req: &HttpRequest,
     svc: &Services,
     state: &ConsoleState,
@@ -187,7 +166,7 @@ async fn operator(
     Ok(staff)
 }
 
-fn refused_form(staff: &Staff, back: &str, message: &str) -> HttpResponse {
+pub(super) fn refused_form(staff: &Staff, back: &str, message: &str) -> HttpResponse {
     page_with_status(
         StatusCode::BAD_REQUEST,
         staff,
@@ -202,7 +181,7 @@ fn refused_form(staff: &Staff, back: &str, message: &str) -> HttpResponse {
 }
 
 /// The confirmation step: everything the operator chose, resent with `confirm=yes`.
-fn confirm_page(
+pub(super) fn confirm_page(
     staff: &Staff,
     post_to: &str,
     back: &str,
@@ -230,7 +209,7 @@ fn confirm_page(
     page(staff, Nav::None, "Confirm", body)
 }
 
-fn action_failed(staff: &Staff, back: &str, error: &ActionError) -> HttpResponse {
+pub(super) fn action_failed(staff: &Staff, back: &str, error: &ActionError) -> HttpResponse {
     // The staff API's status for the same failure (one mapping, `http::error`).
     let status = StatusCode::from_u16(staff_action_status(Err(error)))
         .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -249,7 +228,7 @@ fn action_failed(staff: &Staff, back: &str, error: &ActionError) -> HttpResponse
 
 /// Audits a console form refused before reaching the service (as the staff API audits its
 /// refused bodies).
-async fn audit_refusal(
+pub(super) async fn audit_refusal(
     svc: &Services,
     staff: &Staff,
     what: &'static str,
@@ -342,78 +321,6 @@ async fn token_action(
     match staff_actions::transition_token(&svc, &staff.actor, request, staff_action_status).await {
         Ok(op) => super::signin::redirect(&format!(
             "{back}?op={}#history",
-            super::search::url_encode(&op.correlation_id)
-        )),
-        Err(error) => action_failed(&staff, &back, &error),
-    }
-}
-
-async fn card_action(
-    req: HttpRequest,
-    path: web::Path<String>,
-    form: web::Form<ActionForm>,
-    svc: web::Data<Services>,
-    state: web::Data<ConsoleState>,
-) -> HttpResponse {
-    let staff = match operator(&req, &svc, &state, &form.csrf).await {
-        Ok(staff) => staff,
-        Err(response) => return response,
-    };
-    let reference = path.into_inner();
-    let back = card_href(&reference);
-    let requested = match form.action.as_str() {
-        "block" => Some((true, "block", "Block card")),
-        "unblock" => Some((false, "unblock", "Unblock card")),
-        _ => None,
-    };
-    let checked = requested
-        .ok_or("Choose an action.")
-        .and_then(|(block, action, label)| {
-            check_reason(&form).map(|(reason_code, reason)| {
-                (
-                    block,
-                    Checked {
-                        action,
-                        label,
-                        reason_code,
-                        reason,
-                    },
-                )
-            })
-        });
-    let (block, checked) = match checked {
-        Ok(ok) => ok,
-        Err(message) => {
-            let what = if form.action == "unblock" {
-                "card.unblock"
-            } else {
-                "card.block"
-            };
-            audit_refusal(&svc, &staff, what, format!("card:{reference}"), message).await;
-            return refused_form(&staff, &back, message);
-        }
-    };
-    if form.confirm != "yes" {
-        let what = html! {
-            p { "Card " span.mono { (reference) } ": "
-                @if block { "every ACTIVE token becomes SUSPENDED." } @else { "every SUSPENDED token becomes ACTIVE again." } }
-            p.hint { "TSH is asked through one updateCardState for the card; tokens change when TSH confirms." }
-        };
-        return confirm_page(&staff, &format!("{back}/action"), &back, &checked, what);
-    }
-    let result = staff_actions::block_card(
-        &svc,
-        &staff.actor,
-        &reference,
-        block,
-        checked.reason_code,
-        Some(checked.reason),
-        staff_action_status,
-    )
-    .await;
-    match result {
-        Ok(op) => super::signin::redirect(&format!(
-            "{back}?op={}",
             super::search::url_encode(&op.correlation_id)
         )),
         Err(error) => action_failed(&staff, &back, &error),

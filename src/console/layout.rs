@@ -16,14 +16,20 @@ pub enum Nav {
     Search,
     StandIns,
     Rules,
+    Reconciliation,
     Audit,
     None,
 }
 
-const NAV: [(Nav, &str, &str); 4] = [
+const NAV: [(Nav, &str, &str); 5] = [
     (Nav::Search, "/console/", "Search"),
     (Nav::StandIns, "/console/standins", "Stand-in review"),
     (Nav::Rules, "/console/rules", "Rules"),
+    (
+        Nav::Reconciliation,
+        "/console/reconciliations",
+        "Reconciliation",
+    ),
     (Nav::Audit, "/console/audit", "Audit trail"),
 ];
 

@@ -11,11 +11,13 @@
 
 mod actions;
 mod assets;
+mod card_actions;
 mod forms;
 mod gate;
 mod layout;
 mod lists;
 mod pages;
+mod reconcile_page;
 mod rules_page;
 mod search;
 mod session;
@@ -79,6 +81,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, svc: &Services) {
             .configure(actions::configure)
             .configure(lists::configure)
             .configure(rules_page::configure)
+            .configure(reconcile_page::configure)
             .default_service(web::to(not_found)),
     );
 }

@@ -8,7 +8,8 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use maud::{html, Markup};
 use serde::Deserialize;
 
-use super::actions::{card_actions, operation_notice, token_actions};
+use super::actions::{operation_notice, token_actions};
+use super::card_actions::card_actions;
 use super::gate::Staff;
 use super::layout::{
     empty, facts_table as kv, message_page, or_dash, outcome_pill, page, pager, state_badge, when,
@@ -59,7 +60,7 @@ pub fn store_trouble(e: impl std::fmt::Display) -> HttpResponse {
 }
 
 /// A staff read that failed: the thing is missing (404 page) or the store did not answer.
-fn query_trouble(staff: &Staff, e: QueryError) -> HttpResponse {
+pub(super) fn query_trouble(staff: &Staff, e: QueryError) -> HttpResponse {
     match e {
         QueryError::NotFound(what) => missing(staff, what),
         QueryError::Store(e) => store_trouble(e),

@@ -13,6 +13,7 @@ pub mod reconcile_views;
 pub mod staff;
 pub mod staff_actions;
 pub mod staff_auth;
+pub mod staff_card_close;
 pub mod staff_edge;
 pub mod staff_events;
 pub mod staff_lineage;

@@ -18,7 +18,7 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{IntoResponses, OpenApi};
 
 use super::{callback_docs, health, metrics, staff_actions, staff_events, staff_lineage};
-use super::{staff_reads, staff_reconcile, staff_rules, staff_sync};
+use super::{staff_card_close, staff_reads, staff_reconcile, staff_rules, staff_sync};
 use crate::service::Services;
 
 /// The callback prefix the document is written with (`config/default.toml`'s `server.prefix`).
@@ -66,6 +66,7 @@ matched case-insensitively. `staff`: the issuer staff API, bearer token, JSON sn
         staff_actions::block_card,
         staff_actions::unblock_card,
         staff_actions::replace_card,
+        staff_card_close::close_card,
         staff_reads::list_audit,
         staff_events::list_events,
         staff_events::get_event,

@@ -1,6 +1,6 @@
 //! The staff API's routes (service-interface.md), registered in one place: reads
-//! (`staff_reads`), actions (`staff_actions`), the rules endpoints (`staff_rules`), the event
-//! feed (`staff_events`), token lineage (`staff_lineage`), keeping tokens in step with TSH
+//! (`staff_reads`), actions (`staff_actions`, `staff_card_close`), the rules endpoints
+//! (`staff_rules`), the event feed (`staff_events`), token lineage (`staff_lineage`), keeping tokens in step with TSH
 //! (`staff_sync`) and reconciliation with TSH (`staff_reconcile`). Callers are authenticated by
 //! the `staff_auth` extractors; lists take `staff_params::Paging`. Nothing else lives here, so no
 //! sibling needs to import this module.
@@ -8,8 +8,9 @@
 use actix_web::web;
 
 use super::{
-    staff_actions as actions, staff_events as events, staff_lineage as lineage,
-    staff_reads as reads, staff_reconcile as reconcile, staff_rules as rules, staff_sync as sync,
+    staff_actions as actions, staff_card_close as close, staff_events as events,
+    staff_lineage as lineage, staff_reads as reads, staff_reconcile as reconcile,
+    staff_rules as rules, staff_sync as sync,
 };
 
 /// Every staff route, in the order actix tries them (a literal segment before a `{parameter}`).
@@ -90,6 +91,10 @@ fn issuer_operations(cfg: &mut web::ServiceConfig) {
     .route(
         "/cards/{issuer_card_ref_id}/replace",
         web::post().to(actions::replace_card),
+    )
+    .route(
+        "/cards/{issuer_card_ref_id}/close",
+        web::post().to(close::close_card),
     )
     .route(
         "/reconciliations",

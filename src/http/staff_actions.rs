@@ -2,7 +2,8 @@
 //!
 //! - `POST /api/v1/tokentransitions` {`virtual_card_id`, `state`, `reason_code`, `reason`} → 202
 //!   with the pending transition; `GET /api/v1/tokentransitions/{token}` follows it;
-//! - `POST /api/v1/cards/{issuer_card_ref_id}/block` | `/unblock` | `/replace`;
+//! - `POST /api/v1/cards/{issuer_card_ref_id}/block` | `/unblock` | `/replace` (a renewal is a
+//!   replace with `exp` only); `/close` lives in `staff_card_close`;
 //! - `GET /api/v1/audit` (newest first; there is no route that edits or deletes an entry).
 //!
 //! Handlers parse and authenticate; `service::staff_actions` validates, calls TSH and audits.
@@ -104,7 +105,7 @@ impl From<&TshOperation> for OperationView {
 }
 
 /// Audits a request refused before reaching its use case, and returns the refusal.
-async fn refused(
+pub(super) async fn refused(
     svc: &Services,
     actor: &Actor,
     what: &'static str,
@@ -172,7 +173,7 @@ fn check_text(field: &str, value: Option<String>, max: usize) -> Result<Option<S
     }
 }
 
-fn reason_fields(
+pub(super) fn reason_fields(
     body: &Map<String, Value>,
     required: bool,
 ) -> Result<(Option<String>, Option<String>), String> {
@@ -219,7 +220,7 @@ pub struct WalletTokenBody {
     token: String,
 }
 
-/// The optional body of `/block` and `/unblock`.
+/// The optional body of `/block`, `/unblock` and `/close`.
 #[derive(utoipa::ToSchema)]
 #[allow(dead_code)]
 pub struct ReasonBody {

@@ -5,6 +5,7 @@
 //! into the contract's error shape. Nothing here sees a wire type or raw JSON.
 
 pub mod audit;
+pub mod card_close;
 pub mod card_data;
 pub mod cards;
 pub mod digitization;

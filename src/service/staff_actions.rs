@@ -123,16 +123,16 @@ pub fn plan_staff_transition(
 }
 
 /// The parts of a `TshOperation` a use case decides; the rest is filled in by `start_operation`.
-struct OperationPlan {
-    operation: &'static str,
-    action: String,
-    issuer_card_ref_id: String,
-    virtual_card_id: Option<String>,
-    expected_virtual_card_ids: Vec<String>,
-    target_state: Option<TokenState>,
-    from_state: Option<TokenState>,
-    reason_code: Option<String>,
-    reason: Option<String>,
+pub(super) struct OperationPlan {
+    pub operation: &'static str,
+    pub action: String,
+    pub issuer_card_ref_id: String,
+    pub virtual_card_id: Option<String>,
+    pub expected_virtual_card_ids: Vec<String>,
+    pub target_state: Option<TokenState>,
+    pub from_state: Option<TokenState>,
+    pub reason_code: Option<String>,
+    pub reason: Option<String>,
 }
 
 /// The status the caller is answered with for an action's outcome (`Ok` = accepted), recorded in
@@ -141,14 +141,14 @@ struct OperationPlan {
 pub type AnswerStatus = fn(Result<(), &ActionError>) -> u16;
 
 /// What to audit about an action, and how its answer's status is chosen.
-struct AuditSubject {
-    what: &'static str,
-    target: String,
-    detail: String,
-    answer: AnswerStatus,
+pub(super) struct AuditSubject {
+    pub what: &'static str,
+    pub target: String,
+    pub detail: String,
+    pub answer: AnswerStatus,
 }
 
-async fn refuse(
+pub(super) async fn refuse(
     svc: &Services,
     actor: &Actor,
     subject: &AuditSubject,
@@ -266,7 +266,7 @@ async fn finish_operation(
 }
 
 /// Records the pending operation (so a fast notification finds it), then calls `updateCardState`.
-async fn run_state_change(
+pub(super) async fn run_state_change(
     svc: &Services,
     actor: &Actor,
     subject: AuditSubject,
@@ -276,7 +276,7 @@ async fn run_state_change(
     let correlation_id = new_correlation_id();
     if !svc.tsh.is_configured() {
         let result = Err(TshError::NotConfigured);
-        return fail_before_recording(svc, actor, subject, correlation_id, result).await;
+        return Err(fail_before_recording(svc, actor, subject, correlation_id, result).await);
     }
     let request = UpdateCardStateRequest {
         issuer_card_ref_id: plan.issuer_card_ref_id.clone(),
@@ -299,13 +299,13 @@ async fn run_state_change(
 }
 
 /// A TSH failure known before any operation was recorded (not configured): audited, no record.
-async fn fail_before_recording(
+pub(super) async fn fail_before_recording(
     svc: &Services,
     actor: &Actor,
     subject: AuditSubject,
     correlation_id: String,
     result: Result<(), TshError>,
-) -> Result<TshOperation, ActionError> {
+) -> ActionError {
     let error = result.err().unwrap_or(TshError::NotConfigured);
     let detail = format!("{}; {error}", subject.detail);
     let error = ActionError::Tsh {
@@ -325,7 +325,7 @@ async fn fail_before_recording(
         .detail(detail),
     )
     .await;
-    Err(error)
+    error
 }
 
 /// `POST /api/v1/tokentransitions`: validates, asks TSH, answers with the pending transition.
@@ -375,7 +375,7 @@ pub async fn transition_token(
 }
 
 /// Every token of a card (all pages).
-async fn tokens_of_card(
+pub(super) async fn tokens_of_card(
     svc: &Services,
     issuer_card_ref_id: &str,
 ) -> Result<Vec<TokenRecord>, StoreError> {
@@ -397,7 +397,10 @@ async fn tokens_of_card(
         .await
 }
 
-async fn card(svc: &Services, issuer_card_ref_id: &str) -> Result<Option<CardRecord>, StoreError> {
+pub(super) async fn card(
+    svc: &Services,
+    issuer_card_ref_id: &str,
+) -> Result<Option<CardRecord>, StoreError> {
     let reference = issuer_card_ref_id.to_owned();
     svc.store.read(move |r| r.card(&reference)).await
 }
@@ -500,7 +503,7 @@ pub async fn replace_card(
     let expected = live_tokens(svc, issuer_card_ref_id).await?;
     let correlation_id = new_correlation_id();
     if let Some(error) = cannot_send_card_data(svc) {
-        return fail_before_recording(svc, actor, subject, correlation_id, Err(error)).await;
+        return Err(fail_before_recording(svc, actor, subject, correlation_id, Err(error)).await);
     }
     let plan = OperationPlan {
         operation: "updateCard",

@@ -119,8 +119,18 @@ fn assert_no_card_data(path: &str, body: &str) {
 
 #[actix_web::test]
 async fn every_console_page_after_a_full_enrolment_is_free_of_card_data() {
-    let (app, _tsh) = setup().await;
+    let (app, tsh) = setup().await;
     let (card, correlation) = full_enrolment(&app).await;
+    // A reconciliation run with drift: TSH lists a token we never heard of.
+    tsh.add_token(&card, "VC-console-tsh-only");
+    let run = app
+        .staff_post(
+            "/api/v1/reconciliations",
+            &json!({"issuer_card_ref_id": card}),
+        )
+        .await;
+    assert_eq!(run.status, 200, "{:?}", run.body);
+    let run_id = run.body["reconciliation_id"].as_str().unwrap().to_owned();
     let decisions = app.staff_get("/api/v1/decisions?count=50").await;
     let decision_ids: Vec<String> = decisions.body["data"]
         .as_array()
@@ -145,7 +155,10 @@ async fn every_console_page_after_a_full_enrolment_is_free_of_card_data() {
         "/console/standins".to_owned(),
         "/console/rules".to_owned(),
         "/console/audit".to_owned(),
+        "/console/reconciliations".to_owned(),
+        format!("/console/reconciliations/{run_id}"),
         "/console/tokens/no-such-token".to_owned(),
+        "/console/reconciliations/no-such-run".to_owned(),
     ];
     paths.extend(
         decision_ids
@@ -183,6 +196,10 @@ async fn every_console_page_after_a_full_enrolment_is_free_of_card_data() {
     );
     let found = browser.get("/console/search?q=1111").await;
     assert!(found.body.contains(&card), "last four digits find the card");
+    let drift = browser
+        .get(&format!("/console/reconciliations/{run_id}"))
+        .await;
+    assert!(drift.body.contains("VC-console-tsh-only"), "{}", drift.body);
     // The forms' answers too: a backtest of the shipped rules and an action's confirmation step.
     let rules = std::fs::read_to_string(repo_root().join("config/rules.toml")).unwrap();
     let csrf = browser.csrf().await;
@@ -440,4 +457,124 @@ async fn a_forged_csrf_token_or_a_tampered_cookie_changes_nothing() {
         .unwrap()
         .iter()
         .all(|e| e["what"] != "tokentransition.create"));
+}
+
+#[actix_web::test]
+async fn reconciliation_runs_and_their_drift_are_listed_from_the_navigation() {
+    // Arrange: our token is SUSPENDED while TSH says ACTIVE, and TSH knows one more token.
+    let (app, tsh) = setup().await;
+    let card = card_ref(&app, PAN_FULL).await;
+    for action in ["ACTIVATE", "SUSPEND"] {
+        let note = notification(&card, "VC-rc-1", action);
+        let reply = app.call("notifyVirtualCardChange", &cid("rc"), &note).await;
+        assert_eq!(reply.status, 200, "{:?}", reply.body);
+    }
+    tsh.add_token(&card, "VC-rc-1");
+    tsh.add_token(&card, "VC-rc-2");
+    let run = app
+        .staff_post(
+            "/api/v1/reconciliations",
+            &json!({"issuer_card_ref_id": card}),
+        )
+        .await;
+    assert_eq!(run.status, 200, "{:?}", run.body);
+    let run_id = run.body["reconciliation_id"].as_str().unwrap().to_owned();
+
+    // Act: a viewer follows the navigation to the list, then to the run.
+    let mut browser = Browser::signed_in(&app.address, VIEWER_TOKEN).await;
+    let home = browser.get("/console/").await;
+    assert!(
+        home.body.contains("href=\"/console/reconciliations\""),
+        "the navigation links the page"
+    );
+    let list = browser.get("/console/reconciliations").await;
+    let detail = browser
+        .get(&format!("/console/reconciliations/{run_id}"))
+        .await;
+
+    // Assert: the run is listed with its drift count; the detail names each token by reference.
+    assert_eq!(list.status, 200, "{}", list.body);
+    assert!(list.body.contains(&run_id), "{}", list.body);
+    assert!(list.body.contains("staff:bootstrap"), "{}", list.body);
+    assert_eq!(detail.status, 200, "{}", detail.body);
+    for expected in ["VC-rc-1", "VC-rc-2", "transitioned", "created", "completed"] {
+        assert!(
+            detail.body.contains(expected),
+            "{expected}:\n{}",
+            detail.body
+        );
+    }
+    assert!(
+        detail.body.contains("/console/tokens/VC-rc-2"),
+        "tokens link to their page"
+    );
+    assert_no_card_data("reconciliation", &detail.body);
+    let missing = browser.get("/console/reconciliations/rec-none").await;
+    assert_eq!(missing.status, 404);
+}
+
+#[actix_web::test]
+async fn an_operator_closes_a_card_and_sees_each_token_outcome() {
+    let (app, tsh) = setup().await;
+    let card = card_ref(&app, PAN_FULL).await;
+    for (vcid, actions) in [
+        ("VC-close-a", &["ACTIVATE"][..]),
+        ("VC-close-b", &["ACTIVATE", "DELETE"][..]),
+    ] {
+        for action in actions {
+            let note = notification(&card, vcid, action);
+            let reply = app
+                .call("notifyVirtualCardChange", &cid(action), &note)
+                .await;
+            assert_eq!(reply.status, 200, "{:?}", reply.body);
+        }
+    }
+    tsh.add_token(&card, "VC-close-a");
+    let mut browser = Browser::signed_in(&app.address, OPERATOR_TOKEN).await;
+    let card_page = browser.get(&format!("/console/cards/{card}")).await;
+    assert!(
+        card_page.body.contains("value=\"close\""),
+        "operators may close"
+    );
+    let csrf = card_page.csrf();
+    let fields = [
+        ("action", "close"),
+        ("reason_code", "01"),
+        ("reason", "cardholder closed the account"),
+        ("csrf", csrf.as_str()),
+    ];
+    let path = format!("/console/cards/{card}/action");
+    let review = browser.post(&path, &fields).await;
+    assert_eq!(review.status, 200, "{}", review.body);
+    assert!(
+        review.body.contains("Confirm: Close card"),
+        "{}",
+        review.body
+    );
+    assert!(tsh.requests().is_empty(), "nothing before the confirmation");
+
+    let mut confirmed = fields.to_vec();
+    confirmed.push(("confirm", "yes"));
+    let done = browser.post(&path, &confirmed).await;
+
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert!(done.body.contains("CLOSED"), "{}", done.body);
+    assert!(
+        done.body.contains("sent") && done.body.contains("skipped_deleted"),
+        "{}",
+        done.body
+    );
+    assert_no_card_data("close outcome", &done.body);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while app.staff_get("/api/v1/tokens/VC-close-a").await.body["state"] != "DELETED" {
+        assert!(Instant::now() < deadline, "TSH's deletion never applied");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let requests = tsh.requests();
+    assert_eq!(
+        requests.len(),
+        1,
+        "one deletion: the deleted token is skipped"
+    );
+    assert_eq!(requests[0].body["virtualCardId"], "VC-close-a");
 }

@@ -1,9 +1,10 @@
 //! An in-test TSH: serves the inbound API (`updateCardState`, `getCardInfo`, `getTokenInfo`,
 //! `updateCard`) on 127.0.0.1:0, records every request with its headers, and — as TSH does —
 //! answers 200 and then POSTs one `notifyVirtualCardChange` per affected token back to the
-//! service, carrying the request's `x-correlation-id`.
+//! service, carrying the request's `x-correlation-id`. Per token, it can refuse the token's own
+//! `updateCardState` or never notify about it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -38,6 +39,10 @@ struct State {
     service: Option<String>,
     /// issuerCardRefId → virtualCardIds TSH knows for it.
     cards: BTreeMap<String, Vec<String>>,
+    /// Tokens whose own `updateCardState` TSH refuses (400 / 911).
+    refused_tokens: BTreeSet<String>,
+    /// Tokens TSH accepts calls for but never notifies about (their operations stay pending).
+    silent_tokens: BTreeSet<String>,
 }
 
 pub struct MockTsh {
@@ -65,15 +70,22 @@ async fn handle(
         issuer_id: header("x-issuer-id"),
         body: body.into_inner(),
     };
-    let (mode, service, cards) = {
+    let (mode, service, cards, refused, silent) = {
         let mut s = state.lock().unwrap();
         s.requests.push(request.clone());
         (
             s.mode.unwrap_or(TshMode::Accept),
             s.service.clone(),
             s.cards.clone(),
+            s.refused_tokens.clone(),
+            s.silent_tokens.clone(),
         )
     };
+    let named = request.body["virtualCardId"].as_str().unwrap_or_default();
+    if operation == "updateCardState" && refused.contains(named) {
+        return HttpResponse::BadRequest()
+            .json(json!({"responseCode": 911, "errorMessage": "operation failed for this token"}));
+    }
     match mode {
         TshMode::Refuse => {
             return HttpResponse::BadRequest()
@@ -131,6 +143,10 @@ async fn handle(
                 .json(json!({"responseCode": 111, "errorMessage": "no such operation"}))
         }
     };
+    let notifications: Vec<Value> = notifications
+        .into_iter()
+        .filter(|n| !silent.contains(n["virtualCardId"].as_str().unwrap_or_default()))
+        .collect();
     if let (Some(service), Some(correlation_id)) = (service, request.correlation_id) {
         // After the answer, as TSH does: the notifications carry the operation's correlation id.
         actix_web::rt::spawn(async move {
@@ -205,6 +221,22 @@ impl MockTsh {
             .entry(issuer_card_ref_id.to_owned())
             .or_default()
             .push(virtual_card_id.to_owned());
+    }
+
+    /// TSH refuses `updateCardState` naming this token (`false`: accepts it again).
+    pub fn refuse_token(&self, virtual_card_id: &str, refuse: bool) {
+        let tokens = &mut self.state.lock().unwrap().refused_tokens;
+        if refuse {
+            tokens.insert(virtual_card_id.to_owned());
+        } else {
+            tokens.remove(virtual_card_id);
+        }
+    }
+
+    /// TSH never notifies about this token: an operation on it stays pending.
+    pub fn silence_token(&self, virtual_card_id: &str) {
+        let tokens = &mut self.state.lock().unwrap().silent_tokens;
+        tokens.insert(virtual_card_id.to_owned());
     }
 
     pub fn requests(&self) -> Vec<TshRequest> {

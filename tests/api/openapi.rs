@@ -335,6 +335,13 @@ async fn staff_writes(app: &TestApp, tsh: &MockTsh, c: &mut Conformance, card: &
     )
     .await;
     reconciliations(app, c, card).await;
+    // Last: closing the card deletes its tokens.
+    let close = "/api/v1/cards/{issuer_card_ref_id}/close";
+    let path = format!("/api/v1/cards/{card}/close");
+    c.post(app, close, &path, &json!({"reason_code": "99"}))
+        .await;
+    let closed = c.post(app, close, &path, &json!({})).await;
+    assert_eq!(closed.status, 202, "{:?}", closed.body);
 }
 
 async fn reconciliations(app: &TestApp, c: &mut Conformance, card: &str) {

@@ -312,6 +312,7 @@ async fn viewers_read_but_cannot_write() {
             json!({"virtual_card_id": "VC-viewer", "state": "SUSPENDED", "reason_code": "06"}),
         ),
         (&*format!("/api/v1/cards/{}/block", s.card), json!({})),
+        (&*format!("/api/v1/cards/{}/close", s.card), json!({})),
         (
             &*format!("/api/v1/cards/{}/replace", s.card),
             json!({"exp": "1231"}),
@@ -513,9 +514,9 @@ async fn block_and_unblock_a_card_suspend_and_resume_its_tokens() {
     assert_eq!(unknown.status, 404);
 }
 
-#[actix_web::test]
-async fn replace_sends_fpan_details_sealed_for_tsh_and_moves_the_tokens() {
-    // TSH's encryption certificate: an RSA key made here, so only "TSH" can read fpanDetails.
+/// TSH's encryption certificate: an RSA key made here, so only "TSH" can read fpanDetails. The
+/// key directory (kept alive by the caller) and the certificate's path.
+fn tsh_encryption_keys() -> (tempfile::TempDir, String) {
     let tsh_keys = tempfile::tempdir().unwrap();
     let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).unwrap();
     let tsh_cert = rcgen::CertificateParams::new(vec!["tsh.test".to_owned()])
@@ -525,6 +526,12 @@ async fn replace_sends_fpan_details_sealed_for_tsh_and_moves_the_tokens() {
     std::fs::write(tsh_keys.path().join("tsh.crt"), tsh_cert.pem()).unwrap();
     std::fs::write(tsh_keys.path().join("tsh.key"), key.serialize_pem()).unwrap();
     let cert = tsh_keys.path().join("tsh.crt").display().to_string();
+    (tsh_keys, cert)
+}
+
+#[actix_web::test]
+async fn replace_sends_fpan_details_sealed_for_tsh_and_moves_the_tokens() {
+    let (tsh_keys, cert) = tsh_encryption_keys();
     let s = setup_with("2000", &[("tsh.encryption_cert", cert.as_str())]).await;
     s.active_token("VC-replace").await;
 
@@ -806,4 +813,263 @@ fn an_unreadable_tsh_client_certificate_stops_startup_naming_its_key() {
         .err()
         .expect("startup refuses a missing certificate");
     assert!(error.to_string().contains("tsh.client_cert"), "{error}");
+}
+
+impl Setup {
+    /// A token of the card moved through `actions` by notifications (TSH knows it when `at_tsh`).
+    async fn token_through(&self, vcid: &str, actions: &[&str], at_tsh: bool) {
+        for action in actions {
+            let note = notification(&self.card, vcid, action);
+            let reply = self
+                .app
+                .call("notifyVirtualCardChange", &cid(action), &note)
+                .await;
+            assert_eq!(reply.status, 200, "{action}: {:?}", reply.body);
+        }
+        if at_tsh {
+            self.tsh.add_token(&self.card, vcid);
+        }
+    }
+
+    async fn close(&self, body: &Value) -> Reply {
+        let path = format!("/api/v1/cards/{}/close", self.card);
+        self.post_as(OPERATOR_TOKEN, &path, body).await
+    }
+
+    /// The `updateCardState` requests TSH received naming `vcid`.
+    fn deletions_of(&self, vcid: &str) -> usize {
+        self.tsh
+            .requests()
+            .iter()
+            .filter(|r| r.operation == "updateCardState" && r.body["virtualCardId"] == vcid)
+            .count()
+    }
+}
+
+/// `(virtual_card_id, outcome)` of every token in a close answer, sorted.
+fn close_outcomes(reply: &Reply) -> Vec<(String, String)> {
+    let mut outcomes: Vec<(String, String)> = reply.body["tokens"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{:?}", reply.body))
+        .iter()
+        .map(|t| {
+            let field = |k: &str| t[k].as_str().unwrap_or_default().to_owned();
+            (field("virtual_card_id"), field("outcome"))
+        })
+        .collect();
+    outcomes.sort();
+    outcomes
+}
+
+#[actix_web::test]
+async fn closing_a_card_deletes_every_live_token_at_tsh_each_with_its_own_outcome() {
+    // Arrange: an active and a suspended token, one deleted already, one waiting for another
+    // operation (TSH never notifies it), one TSH refuses to delete.
+    let s = setup().await;
+    s.token_through("VC-cl-ok", &["ACTIVATE"], true).await;
+    s.token_through("VC-cl-sus", &["ACTIVATE", "SUSPEND"], true)
+        .await;
+    s.token_through("VC-cl-gone", &["ACTIVATE", "DELETE"], false)
+        .await;
+    s.token_through("VC-cl-busy", &["ACTIVATE"], true).await;
+    s.token_through("VC-cl-bad", &["ACTIVATE"], true).await;
+    s.tsh.silence_token("VC-cl-busy");
+    let pending = s.transition("VC-cl-busy", "SUSPENDED", "06").await;
+    assert_eq!(pending.status, 202, "{:?}", pending.body);
+    s.tsh.refuse_token("VC-cl-bad", true);
+
+    // Act
+    let reply = s
+        .close(&json!({"reason_code": "10", "reason": "closed at the cardholder's request"}))
+        .await;
+
+    // Assert: the card is CLOSED; each token has its outcome; one failure stopped nothing.
+    assert_eq!(reply.status, 202, "{:?}", reply.body);
+    assert_eq!(reply.body["status"], "CLOSED");
+    assert_eq!(reply.body["previous_status"], "ACTIVE");
+    let expected = [
+        ("VC-cl-bad", "failed"),
+        ("VC-cl-busy", "conflict"),
+        ("VC-cl-gone", "skipped_deleted"),
+        ("VC-cl-ok", "sent"),
+        ("VC-cl-sus", "sent"),
+    ]
+    .map(|(v, o)| (v.to_owned(), o.to_owned()));
+    assert_eq!(close_outcomes(&reply), expected, "{:#}", reply.body);
+    let bad = reply.body["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["virtual_card_id"] == "VC-cl-bad")
+        .unwrap();
+    assert!(bad["error"].as_str().unwrap().contains("911"), "{bad}");
+    assert!(!reply.body.to_string().contains(PAN_FULL));
+    for vcid in ["VC-cl-ok", "VC-cl-sus"] {
+        s.wait_for_state(vcid, "DELETED").await;
+        let last = s.transitions(vcid).await.pop().unwrap();
+        assert_eq!(
+            (&last["channel"], &last["reason_code"], &last["action"]),
+            (&json!("API"), &json!("10"), &json!("DELETE")),
+            "{last}"
+        );
+    }
+    assert_eq!(s.state_of("VC-cl-bad").await, "ACTIVE", "TSH refused");
+    assert_eq!(s.state_of("VC-cl-busy").await, "ACTIVE", "still pending");
+    assert_eq!(
+        s.deletions_of("VC-cl-gone"),
+        0,
+        "a deleted token is terminal"
+    );
+    assert_eq!(
+        s.deletions_of("VC-cl-busy"),
+        1,
+        "only the pending suspension"
+    );
+    let card = s.app.staff_get(&format!("/api/v1/cards/{}", s.card)).await;
+    assert_eq!(card.body["status"], "CLOSED", "{:?}", card.body);
+    // The registry refuses new enrolments of a closed card.
+    let eligibility = s.app.eligibility(&cid("closed"), PAN_FULL).await;
+    assert_eq!(eligibility.code(), Some(159), "{:?}", eligibility.body);
+
+    // Closing again retries what is left: TSH now accepts the refused token.
+    s.tsh.refuse_token("VC-cl-bad", false);
+    let again = s.close(&json!({})).await;
+    assert_eq!(again.status, 202, "{:?}", again.body);
+    assert_eq!(again.body["previous_status"], "CLOSED");
+    let outcomes = close_outcomes(&again);
+    assert!(
+        outcomes.contains(&("VC-cl-bad".into(), "sent".into())),
+        "{outcomes:?}"
+    );
+    assert!(
+        outcomes.contains(&("VC-cl-ok".into(), "skipped_deleted".into())),
+        "{outcomes:?}"
+    );
+    s.wait_for_state("VC-cl-bad", "DELETED").await;
+    let audit = s.audit().await;
+    assert!(
+        audit
+            .iter()
+            .any(|e| e["what"] == "card.close" && e["target"] == format!("card:{}", s.card)),
+        "{audit:#?}"
+    );
+}
+
+#[actix_web::test]
+async fn closing_is_refused_for_bad_bodies_unknown_cards_and_without_tsh() {
+    let s = setup().await;
+    s.token_through("VC-cl-refused", &["ACTIVATE"], true).await;
+    for body in [
+        json!({"reason_code": "99"}),
+        json!({"reason_code": 10}),
+        json!({"reason": "x".repeat(300)}),
+        json!([1]),
+    ] {
+        let reply = s.close(&body).await;
+        assert_eq!(reply.status, 400, "{body}: {:?}", reply.body);
+    }
+    let unknown = s
+        .post_as(
+            OPERATOR_TOKEN,
+            "/api/v1/cards/no-such-card/close",
+            &json!({}),
+        )
+        .await;
+    assert_eq!(unknown.status, 404, "{:?}", unknown.body);
+    assert!(s.tsh.requests().is_empty(), "nothing reached TSH");
+    let card = s.app.staff_get(&format!("/api/v1/cards/{}", s.card)).await;
+    assert_eq!(
+        card.body["status"], "ACTIVE",
+        "a refused close changes nothing"
+    );
+
+    let no_tsh = setup_with("2000", &[("tsh.base_url", "")]).await;
+    let reply = no_tsh.close(&json!({})).await;
+    assert_eq!(reply.status, 503, "{:?}", reply.body);
+    let card = no_tsh
+        .app
+        .staff_get(&format!("/api/v1/cards/{}", no_tsh.card))
+        .await;
+    assert_eq!(
+        card.body["status"], "ACTIVE",
+        "without TSH the card stays open"
+    );
+}
+
+#[actix_web::test]
+async fn renewal_is_replace_with_an_expiry_only_and_reaches_every_live_token() {
+    // Arrange: an active and a suspended token; a deleted one TSH no longer lists.
+    let (_tsh_keys, cert) = tsh_encryption_keys();
+    let s = setup_with("2000", &[("tsh.encryption_cert", cert.as_str())]).await;
+    s.token_through("VC-rn-1", &["ACTIVATE"], true).await;
+    s.token_through("VC-rn-2", &["ACTIVATE", "SUSPEND"], true)
+        .await;
+    s.token_through("VC-rn-3", &["ACTIVATE", "DELETE"], false)
+        .await;
+
+    // Act: same PAN, new expiry.
+    let path = format!("/api/v1/cards/{}/replace", s.card);
+    let reply = s
+        .post_as(OPERATOR_TOKEN, &path, &json!({"exp": "1233"}))
+        .await;
+
+    // Assert: one updateCard for the card, no new reference; each live token has its outcome.
+    assert_eq!(reply.status, 202, "{:?}", reply.body);
+    assert_eq!(reply.body["operation"], "updateCard");
+    assert_eq!(
+        reply.body["expected_virtual_card_ids"],
+        json!(["VC-rn-1", "VC-rn-2"])
+    );
+    let sent = s.tsh.requests();
+    assert_eq!(sent.len(), 1, "one updateCard for the card");
+    assert_eq!(sent[0].body["issuerCardRefId"], s.card.as_str());
+    assert!(
+        sent[0]
+            .body
+            .get("newIssuerCardRefId")
+            .is_none_or(Value::is_null),
+        "{:?}",
+        sent[0].body
+    );
+    let op = s
+        .wait_for_operation(reply.body["token"].as_str().unwrap(), "CONFIRMED")
+        .await;
+    let outcomes: Vec<(&Value, &Value)> = op["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (&t["virtual_card_id"], &t["outcome"]))
+        .collect();
+    let confirmed = json!("confirmed");
+    let (one, two) = (json!("VC-rn-1"), json!("VC-rn-2"));
+    assert_eq!(outcomes, [(&one, &confirmed), (&two, &confirmed)], "{op:#}");
+    assert_eq!(
+        s.state_of("VC-rn-1").await,
+        "ACTIVE",
+        "renewal keeps states"
+    );
+    assert_eq!(s.state_of("VC-rn-2").await, "SUSPENDED");
+    assert_eq!(s.state_of("VC-rn-3").await, "DELETED");
+    let card = s.app.staff_get(&format!("/api/v1/cards/{}", s.card)).await;
+    assert_eq!(card.body["exp"], "1233");
+    assert_eq!(card.body["issuer_card_ref_id"], s.card.as_str());
+
+    // A token waiting for another operation refuses the renewal (409), which changes nothing.
+    s.tsh.silence_token("VC-rn-1");
+    let pending = s.transition("VC-rn-1", "SUSPENDED", "06").await;
+    assert_eq!(pending.status, 202, "{:?}", pending.body);
+    let busy = s
+        .post_as(OPERATOR_TOKEN, &path, &json!({"exp": "1234"}))
+        .await;
+    assert_eq!(busy.status, 409, "{:?}", busy.body);
+    assert!(
+        busy.body["error_message"]
+            .as_str()
+            .unwrap()
+            .contains("VC-rn-1"),
+        "{:?}",
+        busy.body
+    );
+    let card = s.app.staff_get(&format!("/api/v1/cards/{}", s.card)).await;
+    assert_eq!(card.body["exp"], "1233");
 }

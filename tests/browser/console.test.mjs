@@ -3,7 +3,7 @@
 // with a throw-away store, plays the simulator's token-for-token and yellow-otp scenarios, then,
 // as an operator would: signs in, searches the COF token by its original token reference id,
 // opens it, suspends it with a reason through the confirmation step, sees the transition TSH
-// confirmed, checks the CSP header and cookie flags, and saves screenshots of the main pages under
+// confirmed, follows the navigation to a reconciliation run, checks the CSP header and cookie flags, and saves screenshots of the main pages under
 // target/console-screenshots/. Binaries: target/debug (built by `cargo test`), or
 // TSH_ISSUER_BIN / TSH_SIM_BIN.
 import { test, before, after } from 'node:test';
@@ -193,6 +193,19 @@ test('an operator signs in, finds the token, suspends it with a reason and sees 
     assert.equal(response.status(), 200, path);
     await shoot(page, name);
   }
+  // Reconciliation: one run for the COF token's card, reached from the navigation bar.
+  const run = await fetch(`${issuer.url}/api/v1/reconciliations`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${OPERATOR}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ issuer_card_ref_id: cof.issuer_card_ref_id }),
+  });
+  assert.equal(run.status, 200, 'a reconciliation run');
+  const { reconciliation_id: runId } = await run.json();
+  await Promise.all([page.waitForURL(/\/console\/reconciliations$/), page.locator('nav.mainnav a', { hasText: 'Reconciliation' }).click()]);
+  await shoot(page, '12-reconciliations');
+  await Promise.all([page.waitForURL(/\/console\/reconciliations\/rec-/), page.getByRole('link', { name: runId }).click()]);
+  assert.ok(await page.getByRole('heading', { name: /^Drift/ }).isVisible());
+  await shoot(page, '13-reconciliation-run');
   const enrolment = cof.correlation_id;
   if (enrolment) {
     await page.goto(`${issuer.url}/console/enrollments/${encodeURIComponent(enrolment)}`);
