@@ -94,6 +94,8 @@ async fn every_shipped_scenario_passes_and_again_on_the_same_service() {
         "fault-reorder-suspend-resume",
         "fault-dropped-notification",
         "fault-tsh-disagrees",
+        "card-renewal",
+        "card-close",
     ] {
         assert!(names.contains(&flow), "missing scenario {flow}: {names:?}");
     }
