@@ -332,8 +332,7 @@ pub async fn operation_notice(svc: &Services, op: Option<&str>) -> Markup {
     let Some(cid) = op.filter(|c| !c.is_empty() && c.len() <= 64) else {
         return html! {};
     };
-    let lookup = cid.to_owned();
-    let Ok(Some(operation)) = svc.store.read(move |r| r.tsh_operation(&lookup)).await else {
+    let Ok(operation) = staff_queries::operation(svc, cid).await else {
         return html! {};
     };
     let (class, text) = match operation.status {

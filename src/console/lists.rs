@@ -72,8 +72,7 @@ async fn audit_trail(
         Ok(staff) => staff,
         Err(response) => return response,
     };
-    let page_req = query.page();
-    let entries = match svc.store.read(move |r| r.audit(page_req)).await {
+    let entries = match staff_queries::audit(&svc, query.page()).await {
         Ok(entries) => entries,
         Err(e) => return store_trouble(e),
     };

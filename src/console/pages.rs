@@ -285,10 +285,9 @@ async fn decision(
 ) -> HttpResponse {
     let staff = viewer!(req, svc, state);
     let id = path.into_inner();
-    let d = match svc.store.read(move |r| r.decision(&id)).await {
-        Ok(Some(d)) => d,
-        Ok(None) => return missing(&staff, "decision"),
-        Err(e) => return store_trouble(e),
+    let d = match staff_queries::decision(&svc, &id).await {
+        Ok(d) => d,
+        Err(e) => return query_trouble(&staff, e),
     };
     let body = html! {
         div.crumbs { a href="/console/" { "Search" } " / " a href=(super::views::enrollment_href(&d.correlation_id)) { "Enrolment" } " / Decision" }

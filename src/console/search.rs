@@ -13,7 +13,7 @@ use super::views::{card_link, decisions_table, enrollment_link, tokens_table};
 use super::{staff_or_turned, ConsoleState};
 use crate::config::StaffRole;
 use crate::service::search::{check_query, search, SearchRefusal, SearchResults, TokenMatch};
-use crate::service::Services;
+use crate::service::{staff_queries, Services};
 use crate::store::Page;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -75,7 +75,7 @@ pub async fn home(
         }
     };
     let recent = if results.is_none() {
-        svc.store.read(|r| r.decisions(Page::new(0, 8))).await.ok()
+        staff_queries::decisions(&svc, Page::new(0, 8)).await.ok()
     } else {
         None
     };
