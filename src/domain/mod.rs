@@ -43,5 +43,6 @@ pub use token::{
 };
 pub use token_sync::{Suspicion, TokenSync};
 pub use tsh_operation::{
-    OperationConfirmation, OperationExpiry, OperationStatus, TokenOutcome, TshOperation,
+    OperationConfirmation, OperationExpiry, OperationStatus, SkippedToken, TokenOutcome,
+    TshOperation,
 };

@@ -60,6 +60,10 @@ pub struct TshOperation {
     /// matching tokens for block / unblock / replace).
     #[serde(default)]
     pub expected_virtual_card_ids: Vec<String>,
+    /// Tokens of the card the operation did not send for (deleted or declined), so its per-token
+    /// outcome says so (a card-level `updateCard`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<SkippedToken>,
     /// The state asked for (None for updateCard).
     #[serde(default)]
     pub target_state: Option<TokenState>,
@@ -106,12 +110,21 @@ pub struct OperationExpiry {
     pub settled_time: Option<String>,
 }
 
+/// A token of the card left out of a card-level operation, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkippedToken {
+    pub virtual_card_id: String,
+    /// The state that left it out (`DELETED`: terminal; `REQUEST_DECLINED`: never provisioned).
+    pub state: TokenState,
+}
+
 /// Where one token of an operation stands (the per-token outcome of a card-level action).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct TokenOutcome {
     pub virtual_card_id: String,
-    /// `pending`, `confirmed` (TSH's notification or, after expiry, its getTokenInfo) or
-    /// `failed` (an errorCode, or TSH reports another state).
+    /// `pending`, `confirmed` (TSH's notification or, after expiry, its getTokenInfo),
+    /// `failed` (an errorCode, or TSH reports another state) or `skipped` (not sent: `detail`
+    /// gives the token's state, DELETED or REQUEST_DECLINED).
     pub outcome: &'static str,
     pub error_code: Option<i64>,
     /// The notification's or settlement's own outcome word (`applied`, `settled_by_tsh`, ...).
@@ -119,8 +132,15 @@ pub struct TokenOutcome {
 }
 
 impl TshOperation {
-    /// One entry per token the operation is expected to change, from its confirmations.
+    /// One entry per token the operation is expected to change, from its confirmations, then one
+    /// per token it left out.
     pub fn token_outcomes(&self) -> Vec<TokenOutcome> {
+        let skipped = self.skipped.iter().map(|s| TokenOutcome {
+            virtual_card_id: s.virtual_card_id.clone(),
+            outcome: "skipped",
+            error_code: None,
+            detail: Some(s.state.as_str().to_owned()),
+        });
         self.expected_virtual_card_ids
             .iter()
             .map(|vcid| {
@@ -146,6 +166,7 @@ impl TshOperation {
                     detail: chosen.map(|c| c.outcome.clone()),
                 }
             })
+            .chain(skipped)
             .collect()
     }
 
@@ -206,6 +227,7 @@ mod tests {
             issuer_card_ref_id: "card".into(),
             virtual_card_id: None,
             expected_virtual_card_ids: expected.iter().map(|s| (*s).to_owned()).collect(),
+            skipped: Vec::new(),
             target_state: Some(TokenState::Suspended),
             from_state: None,
             reason_code: Some("06".into()),
@@ -281,6 +303,42 @@ mod tests {
                 ("C".to_owned(), "failed", None)
             ],
             "the operation failed as a whole, so C (never answered) is failed too"
+        );
+    }
+
+    #[test]
+    fn tokens_left_out_of_a_card_level_operation_are_listed_as_skipped() {
+        let mut op = op(&["A"]);
+        op.skipped.push(SkippedToken {
+            virtual_card_id: "Z".into(),
+            state: TokenState::Deleted,
+        });
+        op.confirm(confirmation("A", None));
+        assert_eq!(
+            op.status,
+            OperationStatus::Confirmed,
+            "skipped tokens are not waited for"
+        );
+        let outcomes: Vec<(String, &str, Option<String>)> = op
+            .token_outcomes()
+            .into_iter()
+            .map(|t| (t.virtual_card_id, t.outcome, t.detail))
+            .collect();
+        assert_eq!(
+            outcomes,
+            [
+                ("A".to_owned(), "confirmed", Some("applied".to_owned())),
+                ("Z".to_owned(), "skipped", Some("DELETED".to_owned()))
+            ]
+        );
+        let stored = serde_json::to_value(&op).unwrap();
+        assert_eq!(stored["skipped"][0]["state"], "DELETED");
+        let mut plain = op.clone();
+        plain.skipped.clear();
+        let stored = serde_json::to_value(&plain).unwrap();
+        assert!(
+            stored.get("skipped").is_none(),
+            "absent when empty: {stored}"
         );
     }
 

@@ -291,6 +291,7 @@ mod tests {
             issuer_card_ref_id: "card".into(),
             virtual_card_id: Some("A".into()),
             expected_virtual_card_ids: vec!["A".into()],
+            skipped: Vec::new(),
             target_state: Some(TokenState::Suspended),
             from_state: Some(TokenState::Active),
             reason_code: None,

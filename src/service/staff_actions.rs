@@ -11,7 +11,7 @@ use crate::domain::time::now_rfc3339;
 use crate::domain::token::transition_type;
 use crate::domain::{
     AuditOutcome, CardRecord, Expiry, LifecycleAction, NotificationOutcome, OperationConfirmation,
-    OperationStatus, Pan, Secret, TokenRecord, TokenState, TshOperation,
+    OperationStatus, Pan, Secret, SkippedToken, TokenRecord, TokenState, TshOperation,
 };
 use crate::service::audit::{self, Actor, AuditDraft};
 use crate::service::Services;
@@ -183,6 +183,7 @@ fn operation_record(
         issuer_card_ref_id: plan.issuer_card_ref_id,
         virtual_card_id: plan.virtual_card_id,
         expected_virtual_card_ids: plan.expected_virtual_card_ids,
+        skipped: Vec::new(),
         target_state: plan.target_state,
         from_state: plan.from_state,
         reason_code: plan.reason_code,
@@ -500,7 +501,7 @@ pub async fn replace_card(
     if let Some(new_card) = &new_card {
         subject.detail = format!("{}; new card {}", subject.detail, new_card.pan_masked);
     }
-    let expected = live_tokens(svc, issuer_card_ref_id).await?;
+    let (expected, skipped) = live_tokens(svc, issuer_card_ref_id).await?;
     let correlation_id = new_correlation_id();
     if let Some(error) = cannot_send_card_data(svc) {
         return Err(fail_before_recording(svc, actor, subject, correlation_id, Err(error)).await);
@@ -516,7 +517,8 @@ pub async fn replace_card(
         reason_code: None,
         reason: None,
     };
-    let record = operation_record(plan, &correlation_id, actor, &now_rfc3339());
+    let mut record = operation_record(plan, &correlation_id, actor, &now_rfc3339());
+    record.skipped = skipped;
     // One operation at a time per token (issue 11): 409 while one of them waits for another.
     if let Err(message) = record_replacement(svc, issuer_card_ref_id, new_card, exp, record).await?
     {
@@ -573,14 +575,27 @@ fn replacement_card(svc: &Services, old: &CardRecord, pan: &Pan, exp: Expiry) ->
     }
 }
 
-/// The card's tokens TSH is expected to update (neither terminal nor declined).
-async fn live_tokens(svc: &Services, issuer_card_ref_id: &str) -> Result<Vec<String>, StoreError> {
-    Ok(tokens_of_card(svc, issuer_card_ref_id)
-        .await?
+/// The card's tokens TSH is expected to update (neither terminal nor declined), and the others.
+async fn live_tokens(
+    svc: &Services,
+    issuer_card_ref_id: &str,
+) -> Result<(Vec<String>, Vec<SkippedToken>), StoreError> {
+    let (live, left_out): (Vec<TokenRecord>, Vec<TokenRecord>) =
+        tokens_of_card(svc, issuer_card_ref_id)
+            .await?
+            .into_iter()
+            .partition(|t| !t.state.is_terminal() && t.state != TokenState::RequestDeclined);
+    let skipped = left_out
         .into_iter()
-        .filter(|t| !t.state.is_terminal() && t.state != TokenState::RequestDeclined)
-        .map(|t| t.virtual_card_id)
-        .collect())
+        .map(|t| SkippedToken {
+            virtual_card_id: t.virtual_card_id,
+            state: t.state,
+        })
+        .collect();
+    Ok((
+        live.into_iter().map(|t| t.virtual_card_id).collect(),
+        skipped,
+    ))
 }
 
 /// Why card data cannot be sent to TSH now, if it cannot.

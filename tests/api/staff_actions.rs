@@ -1034,15 +1034,24 @@ async fn renewal_is_replace_with_an_expiry_only_and_reaches_every_live_token() {
     let op = s
         .wait_for_operation(reply.body["token"].as_str().unwrap(), "CONFIRMED")
         .await;
-    let outcomes: Vec<(&Value, &Value)> = op["tokens"]
+    let outcomes: Vec<(&Value, &Value, &Value)> = op["tokens"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|t| (&t["virtual_card_id"], &t["outcome"]))
+        .map(|t| (&t["virtual_card_id"], &t["outcome"], &t["detail"]))
         .collect();
-    let confirmed = json!("confirmed");
-    let (one, two) = (json!("VC-rn-1"), json!("VC-rn-2"));
-    assert_eq!(outcomes, [(&one, &confirmed), (&two, &confirmed)], "{op:#}");
+    let (confirmed, updated) = (json!("confirmed"), json!("updated"));
+    let (skipped, deleted) = (json!("skipped"), json!("DELETED"));
+    let (one, two, three) = (json!("VC-rn-1"), json!("VC-rn-2"), json!("VC-rn-3"));
+    assert_eq!(
+        outcomes,
+        [
+            (&one, &confirmed, &updated),
+            (&two, &confirmed, &updated),
+            (&three, &skipped, &deleted)
+        ],
+        "the deleted token is listed as skipped: {op:#}"
+    );
     assert_eq!(
         s.state_of("VC-rn-1").await,
         "ACTIVE",
