@@ -16,6 +16,7 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/tsh-profile.XXXXXX")
 PID=""
 cleanup() {
   if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; then kill "$PID"; wait "$PID" || true; fi
+  if [ -n "${PROFILE_KEEP:-}" ]; then cp "$WORK/callgrind.out" "$PROFILE_KEEP"; fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT INT TERM

@@ -64,7 +64,7 @@ pub(crate) async fn resolve_card(
             drop(info);
             let card = svc
                 .store
-                .read(move |r| r.card_by_pan_fingerprint(&fingerprint))
+                .lookup(move |r| r.card_by_pan_fingerprint(&fingerprint))
                 .await?;
             Ok(Resolved {
                 card,
@@ -74,7 +74,7 @@ pub(crate) async fn resolve_card(
         }
         CardLocator::Reference(reference) => {
             let reference = reference.as_str().to_owned();
-            let card = svc.store.read(move |r| r.card(&reference)).await?;
+            let card = svc.store.lookup(move |r| r.card(&reference)).await?;
             let bin = card.as_ref().map(|c| c.bin.clone());
             Ok(Resolved {
                 card,

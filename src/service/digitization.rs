@@ -96,7 +96,7 @@ async fn find_card(svc: &Services, info: &CardInfo) -> Result<CardRecord, Refusa
         .fingerprints
         .fingerprint("pan", info.pan.expose().as_bytes());
     svc.store
-        .read(move |r| r.card_by_pan_fingerprint(&fingerprint))
+        .lookup(move |r| r.card_by_pan_fingerprint(&fingerprint))
         .await?
         .ok_or(Refusal::UnknownCard)
 }
@@ -201,7 +201,7 @@ async fn gather_facts(
     let (windows, now) = (attempt.windows, attempt.now_unix);
     let velocity_facts = svc
         .store
-        .read(move |r| {
+        .lookup(move |r| {
             let mut extra = Facts::new();
             velocity::add_facts(r, &keys, &bin, windows, now, &mut extra)?;
             Ok(extra)

@@ -94,7 +94,7 @@ pub async fn method_list(
 ) -> Result<Vec<IdvMethod>, super::Refusal> {
     let card = svc
         .store
-        .read(move |r| {
+        .lookup(move |r| {
             card_of_request(
                 r,
                 input.card_ref.as_ref().map(|c| c.as_str()),

@@ -88,7 +88,7 @@ pub async fn notify(
     input: NotificationInput,
 ) -> Result<Notified, Refusal> {
     let lookup = input.card_ref.as_str().to_owned();
-    if svc.store.read(move |r| r.card(&lookup)).await?.is_none() {
+    if svc.store.lookup(move |r| r.card(&lookup)).await?.is_none() {
         return Err(Refusal::UnknownCard);
     }
     let dedupe = message_fingerprint(

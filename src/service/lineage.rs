@@ -102,7 +102,7 @@ pub async fn provenance(
         return Ok(None);
     };
     store
-        .read(move |r| resolve_original(r, &given).map(Some))
+        .lookup(move |r| resolve_original(r, &given).map(Some))
         .await
 }
 

@@ -68,7 +68,7 @@ pub async fn send(svc: &Services, ctx: &CallContext, input: OtpInput) -> Result<
 async fn find_card(svc: &Services, card_ref: &str) -> Result<CardRecord, Refusal> {
     let lookup = card_ref.to_owned();
     svc.store
-        .read(move |r| r.card(&lookup))
+        .lookup(move |r| r.card(&lookup))
         .await?
         .ok_or(Refusal::UnknownCard)
 }

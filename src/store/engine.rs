@@ -55,6 +55,9 @@ pub enum ListIndex {
 pub trait Engine: Send + Sync {
     /// `sled` or `postgres` (exports name their source).
     fn name(&self) -> &'static str;
+    /// True when a point read is a memory access or a local page read (sled), false when it is a
+    /// network round trip (PostgreSQL): decides whether `Store::lookup` may run on the caller.
+    fn reads_are_local(&self) -> bool;
     /// Runs `body` as one atomic transaction, re-running it on conflicts (so it must have no side
     /// effects). Returns once the engine has applied it; [`Engine::group_flusher`] says whether a
     /// flush is still needed for durability.

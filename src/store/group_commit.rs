@@ -1,9 +1,12 @@
-//! Group commit: many concurrent writers, one fsync. Each writer asks for a flush after its
-//! transaction; a dedicated thread takes every request waiting at that moment, runs the engine's
-//! durable flush once (for sled: log write-out, then `fdatasync`), and only then answers them
-//! all. Under load this turns N fsyncs into about one per batch, while each writer still only gets
-//! its answer once its own data is on disk.
+//! Group commit: one thread applies every queued write transaction in turn, then makes them all
+//! durable with a single flush (for sled: log write-out, then `fdatasync`), and only then answers
+//! their writers. Writers never run a transaction themselves, so a write costs one hand-off to
+//! this thread instead of a blocking-pool thread plus a flush thread, and the engine's write lock
+//! (sled serializes every write transaction in the process) is never contended. Under load the
+//! queue fills while a flush runs, so the next batch is larger: N writes, one `fdatasync`; each
+//! writer still gets its answer only once its own data is on disk.
 
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::thread;
@@ -13,7 +16,15 @@ use tokio::sync::oneshot;
 use super::StoreError;
 
 type Flusher = Arc<dyn Fn() -> Result<(), StoreError> + Send + Sync>;
-type Waiter = oneshot::Sender<Result<(), String>>;
+
+/// Told the batch's flush result once it is known.
+pub type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
+/// Work run on the commit thread: applies a transaction and returns what to do once the batch is
+/// durable, or `None` when it has already answered (a failed transaction has nothing to flush).
+pub type Job = Box<dyn FnOnce() -> Option<Completion> + Send>;
+
+/// Writes taken into one batch at most, so a flood cannot postpone its first answers forever.
+const MAX_BATCH: usize = 512;
 
 /// Handle to the flush thread (cheap to clone). When the last handle is dropped the thread is
 /// stopped and joined, so the store's files are released before `Store` finishes dropping.
@@ -23,7 +34,7 @@ pub struct GroupCommit {
 }
 
 struct Inner {
-    requests: Option<mpsc::Sender<Waiter>>,
+    requests: Option<mpsc::Sender<Job>>,
     thread: Option<thread::JoinHandle<()>>,
 }
 
@@ -39,7 +50,7 @@ impl Drop for Inner {
 
 impl GroupCommit {
     pub fn start(flush: Flusher) -> GroupCommit {
-        let (tx, rx) = mpsc::channel::<Waiter>();
+        let (tx, rx) = mpsc::channel::<Job>();
         let spawned = thread::Builder::new()
             .name("store-group-commit".to_owned())
             .spawn(move || run(rx, flush));
@@ -59,15 +70,24 @@ impl GroupCommit {
         }
     }
 
-    /// Resolves once everything written before this call is durable.
-    pub async fn flush(&self) -> Result<(), StoreError> {
-        let (tx, rx) = oneshot::channel();
+    /// Queues `job` for the commit thread.
+    pub fn submit(&self, job: Job) -> Result<(), StoreError> {
         self.inner
             .requests
             .as_ref()
             .ok_or_else(|| StoreError::Io("group-commit thread is not running".to_owned()))?
-            .send(tx)
-            .map_err(|_| StoreError::Io("group-commit thread is not running".to_owned()))?;
+            .send(job)
+            .map_err(|_| StoreError::Io("group-commit thread is not running".to_owned()))
+    }
+
+    /// Resolves once everything written before this call is durable.
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        let (tx, rx) = oneshot::channel();
+        self.submit(Box::new(move || {
+            Some(Box::new(move |flushed| {
+                let _ = tx.send(flushed);
+            }) as Completion)
+        }))?;
         match rx.await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(StoreError::Io(e)),
@@ -76,19 +96,37 @@ impl GroupCommit {
     }
 }
 
-fn run(rx: mpsc::Receiver<Waiter>, flush: Flusher) {
+fn run(rx: mpsc::Receiver<Job>, flush: Flusher) {
     while let Ok(first) = rx.recv() {
-        let mut batch = vec![first];
-        while let Ok(more) = rx.try_recv() {
-            batch.push(more);
+        let mut waiting = Vec::new();
+        apply(first, &mut waiting);
+        // Everything queued meanwhile joins this batch, up to MAX_BATCH (including writes that
+        // arrived while the first ones were being applied).
+        let mut taken = 1;
+        while taken < MAX_BATCH {
+            let Ok(job) = rx.try_recv() else { break };
+            apply(job, &mut waiting);
+            taken += 1;
+        }
+        if waiting.is_empty() {
+            continue;
         }
         let started = std::time::Instant::now();
         let result = flush().map_err(|e| e.to_string());
         crate::metrics::store_flush(started.elapsed());
-        for waiter in batch {
-            // A waiter that gave up (request cancelled) is fine to skip.
-            let _ = waiter.send(result.clone());
+        for done in waiting {
+            done(result.clone());
         }
+    }
+}
+
+/// Runs one job. A panicking transaction drops its answer channel (its writer sees an error)
+/// instead of taking the thread, and every later write, down with it.
+fn apply(job: Job, waiting: &mut Vec<Completion>) {
+    match catch_unwind(AssertUnwindSafe(job)) {
+        Ok(Some(done)) => waiting.push(done),
+        Ok(None) => {}
+        Err(_) => tracing::error!("a store transaction panicked; its write was refused"),
     }
 }
 
@@ -122,6 +160,89 @@ mod tests {
             flushes < 50,
             "requests were batched, got {flushes} flushes for 50 requests"
         );
+    }
+
+    /// A job that records its run and answers once the batch is flushed.
+    fn recording_job(
+        runs: Arc<std::sync::Mutex<Vec<usize>>>,
+        n: usize,
+        answer: oneshot::Sender<Result<(), String>>,
+    ) -> Job {
+        Box::new(move || {
+            runs.lock().unwrap().push(n);
+            Some(Box::new(move |flushed| {
+                let _ = answer.send(flushed);
+            }) as Completion)
+        })
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn jobs_run_in_submission_order_and_are_answered_after_a_shared_flush() {
+        let flushes = Arc::new(AtomicUsize::new(0));
+        let counted = flushes.clone();
+        let commit = GroupCommit::start(Arc::new(move || {
+            counted.fetch_add(1, Ordering::SeqCst);
+            std::thread::sleep(Duration::from_millis(20));
+            Ok(())
+        }));
+        let runs = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut answers = Vec::new();
+        for n in 0..40 {
+            let (tx, rx) = oneshot::channel();
+            commit.submit(recording_job(runs.clone(), n, tx)).unwrap();
+            answers.push(rx);
+        }
+        for rx in answers {
+            rx.await.unwrap().unwrap();
+        }
+        assert_eq!(*runs.lock().unwrap(), (0..40).collect::<Vec<_>>());
+        let flushes = flushes.load(Ordering::SeqCst);
+        assert!(flushes < 40, "{flushes} flushes for 40 queued jobs");
+    }
+
+    #[tokio::test]
+    async fn a_panicking_job_fails_only_its_own_writer() {
+        let flushes = Arc::new(AtomicUsize::new(0));
+        let counted = flushes.clone();
+        let commit = GroupCommit::start(Arc::new(move || {
+            counted.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        }));
+        let (tx, rx) = oneshot::channel::<Result<(), String>>();
+        commit
+            .submit(Box::new(move || {
+                let _keeps_the_answer_channel = &tx;
+                panic!("transaction body bug")
+            }))
+            .unwrap();
+        assert!(rx.await.is_err(), "the writer sees its write dropped");
+        // The thread survived: a later write and a plain flush still complete.
+        let runs = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (tx, rx) = oneshot::channel();
+        commit.submit(recording_job(runs.clone(), 7, tx)).unwrap();
+        rx.await.unwrap().unwrap();
+        commit.flush().await.unwrap();
+        assert_eq!(*runs.lock().unwrap(), vec![7]);
+    }
+
+    #[tokio::test]
+    async fn a_job_with_nothing_to_flush_causes_no_flush() {
+        let flushes = Arc::new(AtomicUsize::new(0));
+        let counted = flushes.clone();
+        let commit = GroupCommit::start(Arc::new(move || {
+            counted.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        }));
+        let (tx, rx) = oneshot::channel();
+        commit
+            .submit(Box::new(move || {
+                let _ = tx.send(());
+                None
+            }))
+            .unwrap();
+        rx.await.unwrap();
+        commit.flush().await.unwrap();
+        assert_eq!(flushes.load(Ordering::SeqCst), 1, "only the explicit flush");
     }
 
     #[tokio::test]

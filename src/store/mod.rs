@@ -353,25 +353,7 @@ impl Store {
     where
         F: Fn(&dyn Tx) -> Result<R, TxError>,
     {
-        // The engine runs a unit body (maybe several times); the last run's result is kept.
-        let result = RefCell::new(None);
-        let added = std::sync::atomic::AtomicBool::new(false);
-        self.engine.transact(&|tx| {
-            let value = match self.event_feed {
-                None => body(tx)?,
-                Some(_) => {
-                    // A re-run starts afresh: only the committed run's events count.
-                    added.store(false, std::sync::atomic::Ordering::Relaxed);
-                    body(&eventing::EventingTx::new(tx, &added))?
-                }
-            };
-            *result.borrow_mut() = Some(value);
-            Ok(())
-        })?;
-        let result = result
-            .into_inner()
-            .ok_or_else(|| StoreError::Aborted("the transaction produced no result".to_owned()))?;
-        Ok((result, added.into_inner()))
+        transact_reporting_events(&*self.engine, self.event_feed.is_some(), body)
     }
 
     fn wake_event_worker(&self) {
@@ -380,21 +362,27 @@ impl Store {
         }
     }
 
-    /// Runs `body` atomically off the async workers, then waits until it is durable.
+    /// Runs `body` atomically off the async workers, then waits until it is durable. On sled the
+    /// transaction runs on the group-commit thread, which flushes once per batch; on PostgreSQL
+    /// it runs on the blocking pool and its COMMIT is the durability point.
     pub async fn write<R, F>(&self, body: F) -> Result<R, StoreError>
     where
         F: Fn(&dyn Tx) -> Result<R, TxError> + Send + 'static,
         R: Send + 'static,
     {
-        let this = self.clone();
         crate::metrics::store_write();
-        let (result, added_events) =
-            tokio::task::spawn_blocking(move || this.transact_reporting_events(body))
-                .await
-                .map_err(|e| StoreError::Join(e.to_string()))??;
-        if let Some(commit) = &self.commit {
-            commit.flush().await?;
-        }
+        let (result, added_events) = match &self.commit {
+            Some(commit) => {
+                let engine = self.engine.clone();
+                write_grouped(commit, engine, self.event_feed.is_some(), body).await?
+            }
+            None => {
+                let this = self.clone();
+                tokio::task::spawn_blocking(move || this.transact_reporting_events(body))
+                    .await
+                    .map_err(|e| StoreError::Join(e.to_string()))??
+            }
+        };
         // Only now: an event must never reach a receiver before the change it reports is durable.
         if added_events {
             self.wake_event_worker();
@@ -420,6 +408,23 @@ impl Store {
         })
         .await
         .map_err(|e| StoreError::Join(e.to_string()))?
+    }
+
+    /// A few point reads (key lookups) on a callback's hot path. On an embedded engine they run
+    /// right here on the async worker: a lookup is a memory access, or one page read on a cache
+    /// miss, which is cheaper than the hand-off to the blocking pool and back (two context
+    /// switches, the largest cost of a notification). Where a read is a network round trip
+    /// (PostgreSQL) this is [`Store::read`]. Scans and staff reads use `read`: they can be long.
+    pub async fn lookup<R, F>(&self, body: F) -> Result<R, StoreError>
+    where
+        F: FnOnce(&StoreReader<'_>) -> Result<R, StoreError> + Send + 'static,
+        R: Send + 'static,
+    {
+        if self.engine.reads_are_local() {
+            body(&StoreReader { store: self })
+        } else {
+            self.read(body).await
+        }
     }
 
     /// Blocking reader for CLI tools and tests.
@@ -599,6 +604,67 @@ impl StoreReader<'_> {
         })?;
         Ok(all)
     }
+}
+
+/// Runs the transaction (through the event-adding wrapper when the feed is on) and says whether it
+/// added outbox events.
+fn transact_reporting_events<R, F>(
+    engine: &dyn Engine,
+    feed_on: bool,
+    body: F,
+) -> Result<(R, bool), StoreError>
+where
+    F: Fn(&dyn Tx) -> Result<R, TxError>,
+{
+    // The engine runs a unit body (maybe several times); the last run's result is kept.
+    let result = RefCell::new(None);
+    let added = std::sync::atomic::AtomicBool::new(false);
+    engine.transact(&|tx| {
+        let value = if feed_on {
+            // A re-run starts afresh: only the committed run's events count.
+            added.store(false, std::sync::atomic::Ordering::Relaxed);
+            body(&eventing::EventingTx::new(tx, &added))?
+        } else {
+            body(tx)?
+        };
+        *result.borrow_mut() = Some(value);
+        Ok(())
+    })?;
+    let result = result
+        .into_inner()
+        .ok_or_else(|| StoreError::Aborted("the transaction produced no result".to_owned()))?;
+    Ok((result, added.into_inner()))
+}
+
+/// The transaction as a job of the group-commit thread; answered once its batch is flushed
+/// (a failed transaction is answered at once: there is nothing of it to flush). The job holds the
+/// engine, not a `Store`: the last `Store` handle must never be dropped on the commit thread,
+/// which would then have to join itself.
+async fn write_grouped<R, F>(
+    commit: &GroupCommit,
+    engine: Arc<dyn Engine>,
+    feed_on: bool,
+    body: F,
+) -> Result<(R, bool), StoreError>
+where
+    F: Fn(&dyn Tx) -> Result<R, TxError> + Send + 'static,
+    R: Send + 'static,
+{
+    let (answer, answered) = tokio::sync::oneshot::channel();
+    commit.submit(Box::new(move || {
+        match transact_reporting_events(&*engine, feed_on, body) {
+            Err(e) => {
+                let _ = answer.send(Err(e));
+                None
+            }
+            Ok(applied) => Some(Box::new(move |flushed: Result<(), String>| {
+                let _ = answer.send(flushed.map(|()| applied).map_err(StoreError::Io));
+            }) as group_commit::Completion),
+        }
+    }))?;
+    answered.await.map_err(|_| {
+        StoreError::Join("the write was dropped by the group-commit thread".to_owned())
+    })?
 }
 
 #[cfg(test)]

@@ -503,6 +503,10 @@ impl Engine for SledBackend {
         "sled"
     }
 
+    fn reads_are_local(&self) -> bool {
+        true
+    }
+
     fn transact(&self, body: &dyn Fn(&dyn Tx) -> Result<(), TxError>) -> Result<(), StoreError> {
         self.run_transaction(body)
     }

@@ -230,6 +230,10 @@ impl Engine for PgBackend {
         "postgres"
     }
 
+    fn reads_are_local(&self) -> bool {
+        false
+    }
+
     fn transact(&self, body: &dyn Fn(&dyn Tx) -> Result<(), TxError>) -> Result<(), StoreError> {
         let mut attempt = 1;
         loop {
