@@ -145,7 +145,7 @@ row() { # label, summary line, extra columns
 # that step), SAT_WRITES_PER_FLUSH and SAT_FLUSH_RATE (group commit at that step)
 search() {
   local name=$1 mix=$2 rates=$3 rate out line verdict cpu0 cpu1 fl0 fl1 wr0 wr1 done_sessions cpu_us
-  SAT=""; SAT_CPU_US=""; SAT_WRITES_PER_FLUSH=""; SAT_FLUSH_RATE=""; SAT_ACHIEVED=""
+  SAT=""; SAT_CPU_US=""; SAT_WRITES_PER_FLUSH=""; SAT_FLUSH_RATE=""; SAT_ACHIEVED=""; FIRST_CPU_US=""
   for rate in $rates; do
     echo "bench: $name ${rate}/s for ${STEP_SECS}s..." >&2
     cpu0=$(cpu_ticks "$ISSUER_PID"); fl0=$(metric tsh_issuer_store_flush_duration_seconds_count)
@@ -165,6 +165,7 @@ search() {
       -v r="$(field "$line" requests)" -v pct="$MAX_ERR_PCT" -v o="$(field "$line" offered)" \
       -v a="$(field "$line" achieved)" \
       'BEGIN { if (p99 > lim || (r > 0 && 100 * e / r > pct) || a < 0.9 * o) print "saturated"; else print "ok" }')
+    FIRST_CPU_US=${FIRST_CPU_US:-$cpu_us}
     row "$name ${rate}/s $verdict" "$line" \
       "cpu/op ${cpu_us} us; flushes $((fl1 - fl0)), writes $((wr1 - wr0))"
     if [ "$verdict" != ok ]; then break; fi
@@ -200,7 +201,9 @@ half_of() { # saturation, rates
 
 BYTES0=$(store_bytes "$WORK/store")
 search digitization "digitization=1" "$DIGI_RATES"
-D_SAT=${SAT:-0}; D_ACH=${SAT_ACHIEVED:-0}; D_CPU=${SAT_CPU_US:-?}
+D_SAT=${SAT:-0}; D_ACH=${SAT_ACHIEVED:-0}
+# CPU per session at saturation, or at the first step when even that one saturated.
+D_CPU=${SAT_CPU_US:-${FIRST_CPU_US:-?}}
 final digitization "digitization=1" "$(half_of "$D_SAT" "$DIGI_RATES")"
 D_P50=$P50; D_P99=$P99; D_P999=$P999
 curl -fsS -o /dev/null "$URL/health/ready"
@@ -213,6 +216,18 @@ N_SAT=${SAT:-0}; N_ACH=${SAT_ACHIEVED:-0}; N_CPU=${SAT_CPU_US:-?}
 N_FLUSH_RATE=${SAT_FLUSH_RATE:-0}; N_BATCH=${SAT_WRITES_PER_FLUSH:-0}
 final notification "notify=1" "$(half_of "$N_SAT" "$NOTIFY_RATES")"
 N_P50=$P50; N_P99=$P99; N_P999=$P999
+
+# The floor: GET /health/live (no work, no store) at the notifications' saturation rate. Its CPU
+# per request is what HTTP on loopback costs this service on this machine, whatever it does.
+FLOOR_RATE=${N_SAT:-0}; [ "$FLOOR_RATE" = 0 ] && FLOOR_RATE=${NOTIFY_RATES%% *}
+echo "bench: HTTP floor (GET /health/live) at ${FLOOR_RATE}/s for ${STEP_SECS}s..." >&2
+cpu0=$(cpu_ticks "$ISSUER_PID")
+FLOOR_LINE=$("$SIM" load --url "$URL" --rate "$FLOOR_RATE" --duration "$STEP_SECS" --mix probe=1 \
+  --cards 0 --summary-only | grep '^summary:' || echo "summary: achieved=0")
+cpu1=$(cpu_ticks "$ISSUER_PID")
+FLOOR_DONE=$(calc "$(field "$FLOOR_LINE" achieved) * $STEP_SECS" 0)
+FLOOR_CPU=$(calc "($cpu1 - $cpu0) * 1000000 / $TICK / ($FLOOR_DONE > 0 ? $FLOOR_DONE : 1)" 0)
+row "HTTP floor ${FLOOR_RATE}/s" "$FLOOR_LINE" "cpu/op ${FLOOR_CPU} us (GET /health/live)"
 stop "$ISSUER_PID"; ISSUER_PID=""
 
 # --- 3. a store with many tokens -----------------------------------------------------------------
@@ -256,7 +271,7 @@ echo
 D_RATIO=$(calc "100 * $D_ACH / ($RSA_SESSIONS > 0 ? $RSA_SESSIONS : 1)" 0)
 echo "digitization: saturation ${D_SAT}/s (achieved ${D_ACH}/s) = ${D_RATIO}% of the RSA ceiling; service CPU ${D_CPU} us/session; store +${D_BYTES} bytes/session (${D_SESSIONS} decisions)"
 N_RATIO=$(calc "$N_ACH / ($N_FLUSH_RATE > 0 ? $N_FLUSH_RATE : 1)" 1)
-echo "notifications: saturation ${N_SAT}/s (achieved ${N_ACH}/s); service CPU ${N_CPU} us/notification; ${N_FLUSH_RATE} flushes/s = ${N_BATCH} writes per flush; requests/flushes ${N_RATIO}; fdatasync ceiling ${FSYNC_RATE}/s"
+echo "notifications: saturation ${N_SAT}/s (achieved ${N_ACH}/s); service CPU ${N_CPU} us/notification (HTTP floor ${FLOOR_CPU} us); ${N_FLUSH_RATE} flushes/s = ${N_BATCH} writes per flush; requests/flushes ${N_RATIO}; fdatasync ceiling ${FSYNC_RATE}/s"
 if [ "$FILL_TOKENS" -gt 0 ]; then
   PER_TOKEN=$(calc "$BIG_BYTES / $FILL_TOKENS" 0)
   echo "filled store: ${FILL_TOKENS} tokens in ${FILL_SECS}s; $(calc "$BIG_BYTES / 1048576" 0) MiB on disk = ${PER_TOKEN} bytes/token (token record ${TOKEN_JSON} B of JSON); start to ready ${BIG_READY}s; resident $(calc "$RSS_KB / 1024" 0) MiB after ${LOOKUPS} lookups; lookup ${LOOKUP}"

@@ -56,7 +56,13 @@ pub enum SessionKind {
     Otp,
     /// `notifyVirtualCardChange` ACTIVATE for a fresh virtual card id.
     Notify,
+    /// `GET /health/live`: a request that does no work, so its service CPU is the floor that
+    /// HTTP on loopback costs this machine (the benchmark subtracts nothing, it shows both).
+    Probe,
 }
+
+/// The label a probe's latencies are reported under.
+pub const PROBE: &str = "probe (GET /health/live)";
 
 /// Relative weights of the session kinds (`eligibility=1,digitization=1,otp=0,notify=1`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,6 +71,7 @@ pub struct Mix {
     pub digitization: u32,
     pub otp: u32,
     pub notify: u32,
+    pub probe: u32,
 }
 
 impl Default for Mix {
@@ -74,6 +81,7 @@ impl Default for Mix {
             digitization: 1,
             otp: 0,
             notify: 1,
+            probe: 0,
         }
     }
 }
@@ -88,6 +96,7 @@ impl std::str::FromStr for Mix {
             digitization: 0,
             otp: 0,
             notify: 0,
+            probe: 0,
         };
         for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let (name, weight) = part
@@ -104,9 +113,10 @@ impl std::str::FromStr for Mix {
                 "digitization" => &mut mix.digitization,
                 "otp" => &mut mix.otp,
                 "notify" => &mut mix.notify,
+                "probe" => &mut mix.probe,
                 other => {
                     return Err(format!(
-                        "`{other}`: unknown session kind; one of eligibility, digitization, otp, notify"
+                        "`{other}`: unknown session kind; one of eligibility, digitization, otp, notify, probe"
                     ))
                 }
             };
@@ -125,7 +135,11 @@ impl fmt::Display for Mix {
             f,
             "eligibility={},digitization={},otp={},notify={}",
             self.eligibility, self.digitization, self.otp, self.notify
-        )
+        )?;
+        if self.probe > 0 {
+            write!(f, ",probe={}", self.probe)?;
+        }
+        Ok(())
     }
 }
 
@@ -138,15 +152,16 @@ impl Mix {
             (SessionKind::Digitization, self.digitization as i64),
             (SessionKind::Otp, self.otp as i64),
             (SessionKind::Notify, self.notify as i64),
+            (SessionKind::Probe, self.probe as i64),
         ];
         let total: i64 = weights.iter().map(|(_, w)| w).sum();
-        let mut current = [0i64; 4];
+        let mut current = [0i64; 5];
         let mut cycle = Vec::with_capacity(total as usize);
         for _ in 0..total {
             for (i, (_, w)) in weights.iter().enumerate() {
                 current[i] += w;
             }
-            let best = (0..4)
+            let best = (0..weights.len())
                 .max_by_key(|i| (current[*i], -(*i as i64)))
                 .unwrap_or(0);
             current[best] -= total;
@@ -835,6 +850,26 @@ async fn attempt_once(
     }
 }
 
+/// `GET /health/live` on the session's instance, recorded under [`PROBE`].
+async fn probe(ctx: &Ctx, correlation_id: &str, intended: Instant) {
+    let base = &ctx.bases[session_instance(ctx, correlation_id)];
+    let outcome = match ctx.client.get(format!("{base}/health/live")).send().await {
+        Err(e) => Err(transport_kind(&e)),
+        Ok(response) => match (response.status().as_u16(), response.bytes().await) {
+            (_, Err(e)) => Err(transport_kind(&e)),
+            (200, Ok(_)) => Ok(()),
+            (status, Ok(_)) => Err(status.to_string()),
+        },
+    };
+    let done = Instant::now();
+    ctx.stats
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .entry(PROBE)
+        .or_default()
+        .record(intended, done, outcome);
+}
+
 fn transport_kind(error: &reqwest::Error) -> String {
     if error.is_timeout() {
         "timeout".into()
@@ -862,6 +897,10 @@ async fn run_session(ctx: &Ctx, kind: SessionKind, index: u64, due: Instant) {
     let cid = format!("load-{}-{index}", ctx.run_tag);
     let card = &ctx.cards[(index % ctx.cards.len() as u64) as usize];
     let wallet = json!({"id": "40010030273", "walletId": "103", "name": "Apple Pay"});
+    if kind == SessionKind::Probe {
+        probe(ctx, &cid, due).await;
+        return;
+    }
     if kind == SessionKind::Notify {
         let body = json!({
             "issuerCardRefId": card.reference,
@@ -912,7 +951,7 @@ async fn run_session(ctx: &Ctx, kind: SessionKind, index: u64, due: Instant) {
             });
             send(ctx, "sendOTP", &cid, body, Instant::now()).await;
         }
-        SessionKind::Eligibility | SessionKind::Notify => {}
+        SessionKind::Eligibility | SessionKind::Notify | SessionKind::Probe => {}
     }
 }
 
@@ -1169,6 +1208,12 @@ mod tests {
         assert!("".parse::<Mix>().is_err());
         assert!("otp=0".parse::<Mix>().is_err());
         assert!("refund=1".parse::<Mix>().unwrap_err().contains("unknown"));
+        let probes: Mix = "probe=1".parse().unwrap();
+        assert_eq!(probes.cycle(), vec![SessionKind::Probe]);
+        assert_eq!(
+            probes.to_string(),
+            "eligibility=0,digitization=0,otp=0,notify=0,probe=1"
+        );
         assert!("eligibility=x".parse::<Mix>().is_err());
         assert!("eligibility=1000".parse::<Mix>().is_err());
     }
