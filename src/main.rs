@@ -50,6 +50,9 @@ fn main() -> ExitCode {
                     into_non_empty,
                 },
         }) => cli::store::import(&cli, file, store.as_deref(), *into_non_empty),
+        Some(Command::Store {
+            command: StoreCommand::Stats { store },
+        }) => cli::store::stats(&cli, store.as_deref()),
     };
     cli::finish(result)
 }

@@ -109,6 +109,15 @@ pub enum StoreCommand {
         #[arg(long)]
         into_non_empty: bool,
     },
+    /// Print where a sled store's bytes go: per tree, entries and bytes of keys and values (per
+    /// token too), then the size of the store's files on disk and its ratio to those logical
+    /// bytes (sled's space amplification). Sizes only, never record content. The service must be
+    /// stopped (sled locks its directory).
+    Stats {
+        /// A sled store directory instead of the configured store.
+        #[arg(long, value_name = "DIR")]
+        store: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,7 +1,7 @@
 //! `tsh-issuer store export` / `store import`: move a whole store (sled or PostgreSQL) as JSON
 //! lines (`store::transfer` owns the format). Progress is drawn on standard error when it is a
 //! terminal; the summary goes to standard output (or standard error when the export itself is
-//! written to standard output).
+//! written to standard output). `store stats`: where a sled store's bytes go (`store::space`).
 
 use std::io::{BufRead, BufReader, BufWriter, IsTerminal, Write};
 use std::path::Path;
@@ -93,5 +93,14 @@ pub fn import(
         })?;
     println!("imported {} from {}", report.summary(), file.display());
     std::io::stdout().flush().ok();
+    Ok(())
+}
+
+pub fn stats(cli: &Cli, dir: Option<&Path>) -> Result<(), CliError> {
+    let store = open(cli, dir)?;
+    let report = store
+        .space_report_blocking()
+        .map_err(|e| CliError::runtime(e.to_string()))?;
+    print!("{}", report.render());
     Ok(())
 }

@@ -136,7 +136,7 @@ pub struct StandInReview {
 }
 
 /// What a token record keeps of the decision behind it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct DecisionSummary {
     pub decision_id: String,
     pub level_of_trust: LevelOfTrust,
@@ -146,9 +146,33 @@ pub struct DecisionSummary {
     /// and the decision record holds it once): empty as read from the store, filled in by the
     /// staff reads that show it (`service::staff_queries`). Records written before that keep
     /// their copy, which is used as is.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// (JSON leaves an empty trace out: see the `Serialize` impl.)
+    #[serde(default)]
     pub rules: Vec<TraceEntry>,
     pub created_time: String,
+}
+
+impl Serialize for DecisionSummary {
+    /// Every field in order, except that a self-describing format (JSON) leaves an empty trace
+    /// out. A positional format (the sled store's compact records, `store::codec`) gets it too,
+    /// since its reader expects every field (`skip_serializing_if` would break it).
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let with_rules = !self.rules.is_empty() || !serializer.is_human_readable();
+        let mut out =
+            serializer.serialize_struct("DecisionSummary", 5 + usize::from(with_rules))?;
+        out.serialize_field("decision_id", &self.decision_id)?;
+        out.serialize_field("level_of_trust", &self.level_of_trust)?;
+        out.serialize_field("decided_by", &self.decided_by)?;
+        out.serialize_field("reason", &self.reason)?;
+        if with_rules {
+            out.serialize_field("rules", &self.rules)?;
+        } else {
+            out.skip_field("rules")?;
+        }
+        out.serialize_field("created_time", &self.created_time)?;
+        out.end()
+    }
 }
 
 impl DecisionSummary {

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use super::counters::{MemberId, SeriesId, Span};
+use super::space::SpaceReport;
 use super::transfer::Record;
 use super::{StoreError, Tx, TxError};
 use crate::domain::{
@@ -121,6 +122,19 @@ pub trait Engine: Send + Sync {
     fn record_count(&self) -> Result<u64, StoreError>;
     /// Visits every record, table by table in `transfer::TABLES` order.
     fn export_records(&self, visit: Visit<'_, Record>) -> Result<(), StoreError>;
+    /// Runs `body` once to load records into a store no service is using (offline fills): same
+    /// records and indexes as [`Engine::transact`], possibly not atomic across tables (sled
+    /// applies one batch per tree). The default is one transaction.
+    fn bulk_load(&self, body: &dyn Fn(&dyn Tx) -> Result<(), TxError>) -> Result<(), StoreError> {
+        self.transact(body)
+    }
+    /// Where the store's bytes go (`store stats`); engines that cannot say refuse.
+    fn space_report(&self) -> Result<SpaceReport, StoreError> {
+        Err(StoreError::Config {
+            key: "store.backend",
+            message: format!("store stats reads a sled store, not {}", self.name()),
+        })
+    }
     /// Writes records as they are (indexes rebuilt, same keys replaced) in one transaction.
     fn import_records(&self, records: &[Record]) -> Result<(), StoreError>;
     /// Makes every id allocated from now on greater than `past`.

@@ -20,6 +20,7 @@ mod postgres;
 mod search_ops;
 mod sled_backend;
 mod sled_sync;
+pub mod space;
 pub mod transfer;
 
 use std::cell::RefCell;
@@ -444,6 +445,22 @@ impl Store {
         tokio::task::spawn_blocking(move || this.engine.prune_revoked_sessions(now))
             .await
             .map_err(|e| StoreError::Join(e.to_string()))?
+    }
+
+    /// Loads records offline (benchmark fills): `body` runs once with the same `Tx` methods, so
+    /// the same records and index entries as the service, but sled applies it as one batch per
+    /// tree — not atomic across trees, no outbox events, no durability wait. Only for a store no
+    /// service is using; call [`Store::flush_blocking`] after the last load.
+    pub fn bulk_load_blocking<F>(&self, body: F) -> Result<(), StoreError>
+    where
+        F: Fn(&dyn Tx) -> Result<(), TxError>,
+    {
+        self.engine.bulk_load(&body)
+    }
+
+    /// Where the store's bytes go, tree by tree (sled; walks every entry).
+    pub fn space_report_blocking(&self) -> Result<space::SpaceReport, StoreError> {
+        self.engine.space_report()
     }
 
     /// `sled` or `postgres`.

@@ -1,20 +1,19 @@
-//! The sled backend: one tree per entity (named `<key>_<value>`), JSON records, multi-tree writes
-//! in one sled transaction, and a schema version under `meta`. The only file that knows sled
-//! (with its counters part, `sled_counters.rs`).
+//! The sled backend: one tree per entity (named `<key>_<value>`), records in JSON or compact
+//! (`sled_codec.rs`), multi-tree writes in one sled transaction, and a schema version under
+//! `meta`. The only file that knows sled (with its parts: counters, codec, transfer, bulk, space).
 
 use std::path::Path;
 use std::sync::Arc;
 
-use serde::de::DeserializeOwned;
-use serde::Serialize;
 use sled::transaction::{
     ConflictableTransactionError, TransactionError, TransactionalTree, UnabortableTransactionError,
 };
-use sled::{Db, Transactional, Tree};
+use sled::{Db, IVec, Transactional, Tree};
 
 use super::counters::{Cell, MemberId, SeriesId, Span};
 use super::engine::{Engine, Flow, Flusher, ListIndex, Order, TokenScan, Visit};
 use super::sled_sync::SledSync;
+use super::space::SpaceReport;
 use super::transfer::Record;
 use super::{id_number, StoreError, Tx, TxError, TxErrorKind, SCHEMA_VERSION};
 use crate::domain::event::event_sequence;
@@ -117,22 +116,24 @@ pub struct SledBackend {
     db: Db,
     trees: Vec<Tree>,
     sync: Arc<SledSync>,
+    /// The store directory (`store stats` sizes its files).
+    path: std::path::PathBuf,
 }
 
 fn io(e: sled::Error) -> StoreError {
     StoreError::Io(e.to_string())
 }
 
-fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, TxError> {
-    serde_json::to_vec(value).map_err(|e| TxError::codec(e.to_string()))
+fn encode<T: Stored>(value: &T) -> Result<Vec<u8>, TxError> {
+    codec::encode(value).map_err(TxError::codec)
 }
 
-fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
-    serde_json::from_slice(bytes).map_err(|e| StoreError::Codec(e.to_string()))
+fn decode<T: Stored>(bytes: &[u8]) -> Result<T, StoreError> {
+    codec::decode(bytes).map_err(StoreError::Codec)
 }
 
-fn decode_tx<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, TxError> {
-    serde_json::from_slice(bytes).map_err(|e| TxError::codec(e.to_string()))
+fn decode_tx<T: Stored>(bytes: &[u8]) -> Result<T, TxError> {
+    codec::decode(bytes).map_err(TxError::codec)
 }
 
 /// `a \0 b`: ids never contain NUL (the contract layer refuses control characters in ids).
@@ -179,7 +180,7 @@ fn decision_key(decision_id: &str) -> Option<[u8; 8]> {
 }
 
 /// Feeds decoded values to a visitor until it stops or the iterator ends.
-fn drive<T: DeserializeOwned>(
+fn drive<T: Stored>(
     entries: impl Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>,
     visit: Visit<'_, T>,
 ) -> Result<(), StoreError> {
@@ -207,7 +208,12 @@ impl SledBackend {
             .collect::<Result<Vec<_>, _>>()
             .map_err(io)?;
         let sync = Arc::new(SledSync::open(path)?);
-        let backend = SledBackend { db, trees, sync };
+        let backend = SledBackend {
+            db,
+            trees,
+            sync,
+            path: path.to_path_buf(),
+        };
         backend.check_schema()?;
         backend.drop_obsolete_trees()?;
         backend.backfill_search_indexes()?;
@@ -362,7 +368,7 @@ impl SledBackend {
         }
     }
 
-    fn get<T: DeserializeOwned>(&self, tree: usize, key: &[u8]) -> Result<Option<T>, StoreError> {
+    fn get<T: Stored>(&self, tree: usize, key: &[u8]) -> Result<Option<T>, StoreError> {
         match self.trees[tree].get(key).map_err(io)? {
             Some(bytes) => Ok(Some(decode(&bytes)?)),
             None => Ok(None),
@@ -460,7 +466,7 @@ impl SledBackend {
     /// Visits the records of `records` named by the keys of `index` (key-only entries), skipping
     /// entries whose record vanished (both are written in one transaction; a reader between two
     /// calls may see one without the other).
-    fn visit_indexed<T: DeserializeOwned>(
+    fn visit_indexed<T: Stored>(
         &self,
         index: usize,
         records: usize,
@@ -650,6 +656,14 @@ impl Engine for SledBackend {
         self.import_all(records)
     }
 
+    fn space_report(&self) -> Result<SpaceReport, StoreError> {
+        self.measure_space()
+    }
+
+    fn bulk_load(&self, body: &dyn Fn(&dyn Tx) -> Result<(), TxError>) -> Result<(), StoreError> {
+        SledBackend::bulk_load(self, body)
+    }
+
     fn advance_ids(&self, past: u64) -> Result<(), StoreError> {
         self.skip_ids_past(past)
     }
@@ -725,19 +739,70 @@ mod counters;
 #[path = "sled_transfer.rs"]
 mod transfer;
 
-struct SledTx<'a> {
-    trees: &'a [TransactionalTree],
+#[path = "sled_codec.rs"]
+mod codec;
+use codec::Stored;
+
+#[path = "sled_space.rs"]
+mod space;
+
+#[path = "sled_bulk.rs"]
+mod bulk;
+
+/// What [`SledTx`] needs of a tree: sled's transactional view inside a transaction, or the bulk
+/// loader's buffered one (`sled_bulk.rs`). One `Tx` implementation over both, so an offline fill
+/// writes exactly the records and index entries the service writes.
+trait TreeView {
+    fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<IVec>, TxError>;
+    fn insert(
+        &self,
+        key: impl AsRef<[u8]>,
+        value: impl AsRef<[u8]>,
+    ) -> Result<Option<IVec>, TxError>;
+    fn remove(&self, key: impl AsRef<[u8]>) -> Result<Option<IVec>, TxError>;
+    fn generate_id(&self) -> Result<u64, TxError>;
 }
 
-impl SledTx<'_> {
-    fn get<T: DeserializeOwned>(&self, tree: usize, key: &[u8]) -> Result<Option<T>, TxError> {
+impl TreeView for TransactionalTree {
+    fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<IVec>, TxError> {
+        Ok(TransactionalTree::get(self, key)?)
+    }
+
+    fn insert(
+        &self,
+        key: impl AsRef<[u8]>,
+        value: impl AsRef<[u8]>,
+    ) -> Result<Option<IVec>, TxError> {
+        Ok(TransactionalTree::insert(
+            self,
+            key.as_ref(),
+            value.as_ref(),
+        )?)
+    }
+
+    fn remove(&self, key: impl AsRef<[u8]>) -> Result<Option<IVec>, TxError> {
+        Ok(TransactionalTree::remove(self, key.as_ref())?)
+    }
+
+    fn generate_id(&self) -> Result<u64, TxError> {
+        TransactionalTree::generate_id(self)
+            .map_err(|e| TxError::from(UnabortableTransactionError::Storage(e)))
+    }
+}
+
+struct SledTx<'a, V: TreeView = TransactionalTree> {
+    trees: &'a [V],
+}
+
+impl<V: TreeView> SledTx<'_, V> {
+    fn get<T: Stored>(&self, tree: usize, key: &[u8]) -> Result<Option<T>, TxError> {
         match self.trees[tree].get(key)? {
             Some(bytes) => Ok(Some(decode_tx(&bytes)?)),
             None => Ok(None),
         }
     }
 
-    fn put<T: Serialize>(&self, tree: usize, key: &[u8], value: &T) -> Result<(), TxError> {
+    fn put<T: Stored>(&self, tree: usize, key: &[u8], value: &T) -> Result<(), TxError> {
         self.trees[tree].insert(key, encode(value)?)?;
         Ok(())
     }
@@ -810,7 +875,7 @@ impl SledTx<'_> {
     }
 }
 
-impl Tx for SledTx<'_> {
+impl<V: TreeView> Tx for SledTx<'_, V> {
     fn card(&self, issuer_card_ref_id: &str) -> Result<Option<CardRecord>, TxError> {
         self.get(CARDS, issuer_card_ref_id.as_bytes())
     }
@@ -846,9 +911,7 @@ impl Tx for SledTx<'_> {
     }
 
     fn next_id(&self) -> Result<u64, TxError> {
-        self.trees[META]
-            .generate_id()
-            .map_err(|e| TxError::from(UnabortableTransactionError::Storage(e)))
+        self.trees[META].generate_id()
     }
 
     fn put_decision(&self, decision: &DecisionRecord) -> Result<(), TxError> {
@@ -962,9 +1025,9 @@ impl Tx for SledTx<'_> {
             .ok_or_else(|| TxError::abort("event id must be evt- and 16 hex digits"))?
             .to_be_bytes();
         if event.status == EventStatus::Pending {
-            self.trees[PENDING_EVENTS].insert(&key, &[] as &[u8])?;
+            self.trees[PENDING_EVENTS].insert(key, &[] as &[u8])?;
         } else {
-            self.trees[PENDING_EVENTS].remove(&key)?;
+            self.trees[PENDING_EVENTS].remove(key)?;
         }
         self.put(EVENTS, &key, event)
     }

@@ -7,7 +7,7 @@
 
 use sled::IVec;
 
-use super::{io, SledBackend, SledTx, COUNTER_CELLS, LAST_SEEN};
+use super::{io, SledBackend, SledTx, TreeView, COUNTER_CELLS, LAST_SEEN};
 use crate::store::counters::{cell_expired, Cell, MemberId, SeriesId, Span};
 use crate::store::{StoreError, TxError};
 
@@ -40,12 +40,12 @@ pub(super) fn read_u64(bytes: &[u8]) -> Option<u64> {
     bytes.try_into().ok().map(u64::from_be_bytes)
 }
 
-impl SledTx<'_> {
+impl<V: TreeView> SledTx<'_, V> {
     pub(super) fn add_to_cell(&self, cell: &Cell, delta: i64) -> Result<(), TxError> {
         let key = cell_key(&cell.series, cell.level, cell.bucket, cell.shard);
         let tree = &self.trees[COUNTER_CELLS];
         let current = tree.get(key)?.map_or(0, |v| read_i64(&v));
-        tree.insert(&key[..], &current.saturating_add(delta).to_be_bytes()[..])?;
+        tree.insert(key, current.saturating_add(delta).to_be_bytes())?;
         Ok(())
     }
 
@@ -72,7 +72,7 @@ impl SledTx<'_> {
         let tree = &self.trees[LAST_SEEN];
         let previous = tree.get(key)?.and_then(|v| read_u64(&v));
         if previous.is_none_or(|p| p < at) {
-            tree.insert(&key[..], &at.to_be_bytes()[..])?;
+            tree.insert(key, at.to_be_bytes())?;
         }
         Ok(previous)
     }

@@ -393,3 +393,65 @@ fn a_schema_1_store_is_migrated_and_its_tokens_indexed() {
     let store = Store::open_sled(dir.path()).unwrap();
     assert!(store.is_healthy());
 }
+
+/// The writes of `bulk_writes_the_same_entries_as_a_transaction`: two tokens in one lineage, one
+/// of them moved to another card within the same body (its first index entry must go).
+fn lineage_writes(tx: &dyn Tx) -> Result<(), TxError> {
+    let mut device = token("DEV", "CARD1", None);
+    device.token_reference_id = Some("OWN-REF".to_owned());
+    let mut cof = token("COF", "CARD1", Some("OWN-REF"));
+    cof.original_virtual_card_id = Some("DEV".to_owned());
+    tx.put_token(&device)?;
+    tx.put_token(&cof)?;
+    cof.issuer_card_ref_id = "CARD2".to_owned();
+    tx.put_token(&cof)?;
+    tx.append_transition(&transition("COF", TokenState::Active))
+}
+
+#[test]
+fn bulk_writes_the_same_entries_as_a_transaction() {
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let transacted = Store::open_sled(a.path()).unwrap();
+    transacted.transact_blocking(lineage_writes).unwrap();
+    let bulk = Store::open_sled(b.path()).unwrap();
+    bulk.bulk_load_blocking(lineage_writes).unwrap();
+    bulk.flush_blocking().unwrap();
+    let trees = |s: &Store| s.space_report_blocking().unwrap().trees;
+    assert_eq!(
+        trees(&bulk),
+        trees(&transacted),
+        "same entries, key and value sizes"
+    );
+    let reader = bulk.reader();
+    assert_eq!(
+        reader.token("COF").unwrap().unwrap().issuer_card_ref_id,
+        "CARD2"
+    );
+    assert_eq!(reader.tokens_of_card("CARD1", all_page()).unwrap().count, 1);
+    assert_eq!(reader.tokens_of_card("CARD2", all_page()).unwrap().count, 1);
+    assert_eq!(reader.transitions("COF", all_page()).unwrap().count, 1);
+    let children = bulk
+        .transact_blocking(|tx| tx.token_ids_made_from("DEV"))
+        .unwrap();
+    assert_eq!(children, vec!["COF".to_owned()]);
+}
+
+#[test]
+fn a_failed_bulk_body_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_sled(dir.path()).unwrap();
+    let result = store.bulk_load_blocking(|tx| {
+        tx.put_token(&token("VC1", "CARD1", None))?;
+        Err(TxError::abort("stop"))
+    });
+    assert!(matches!(result, Err(StoreError::Aborted(ref r)) if r == "stop"));
+    assert!(store.reader().token("VC1").unwrap().is_none());
+    assert_eq!(
+        store
+            .reader()
+            .tokens_of_card("CARD1", all_page())
+            .unwrap()
+            .count,
+        0
+    );
+}
