@@ -79,11 +79,6 @@ wait_for() { # url, what, log
 }
 calc() { awk "BEGIN { printf \"%.${2:-1}f\", $1 }"; }
 field() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<"$1"; }
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
-TICK=$(getconf CLK_TCK)
-metric() { # name: sum of the samples of one metric family line
-  curl -fsS "$URL/metrics" | awk -v m="$1" '$1 == m { s += $2 } END { printf "%d", s }'
-}
 store_bytes() { du -sb "$1" | awk '{ print $1 }'; }
 
 # --- 1. ceilings ---------------------------------------------------------------------------------
@@ -128,9 +123,11 @@ start_issuer() { # store dir; sets ISSUER_PID and READY_SECS
 }
 start_issuer "$WORK/store"
 
+# The load generator reads the service's CPU (/proc) and store counters (/metrics) right around
+# its timed phase, so card creation before it is not charged to the measured requests.
 load() { # mix, rate, seconds
   "$SIM" load --url "$URL" --rate "$2" --duration "$3" --mix "$1" --cards "$CARDS" \
-    --summary-only || true
+    --service-pid "$ISSUER_PID" --summary-only || true
 }
 
 ROWS=()
@@ -144,15 +141,11 @@ row() { # label, summary line, extra columns
 # search NAME MIX "RATES": sets SAT (last passing rate), SAT_CPU_US (service CPU µs per session at
 # that step), SAT_WRITES_PER_FLUSH and SAT_FLUSH_RATE (group commit at that step)
 search() {
-  local name=$1 mix=$2 rates=$3 rate out line verdict cpu0 cpu1 fl0 fl1 wr0 wr1 done_sessions cpu_us
+  local name=$1 mix=$2 rates=$3 rate out line verdict flushes writes done_sessions cpu_us
   SAT=""; SAT_CPU_US=""; SAT_WRITES_PER_FLUSH=""; SAT_FLUSH_RATE=""; SAT_ACHIEVED=""; FIRST_CPU_US=""
   for rate in $rates; do
     echo "bench: $name ${rate}/s for ${STEP_SECS}s..." >&2
-    cpu0=$(cpu_ticks "$ISSUER_PID"); fl0=$(metric tsh_issuer_store_flush_duration_seconds_count)
-    wr0=$(metric tsh_issuer_store_writes_total)
     out=$(load "$mix" "$rate" "$STEP_SECS")
-    cpu1=$(cpu_ticks "$ISSUER_PID"); fl1=$(metric tsh_issuer_store_flush_duration_seconds_count)
-    wr1=$(metric tsh_issuer_store_writes_total)
     line=$(grep '^summary:' <<<"$out" || true)
     if [ -z "$line" ]; then
       echo "bench: the $name run at $rate/s did not report:" >&2
@@ -160,20 +153,21 @@ search() {
       break
     fi
     done_sessions=$(calc "$(field "$line" achieved) * $STEP_SECS" 0)
-    cpu_us=$(calc "($cpu1 - $cpu0) * 1000000 / $TICK / ($done_sessions > 0 ? $done_sessions : 1)" 0)
+    cpu_us=$(calc "$(field "$line" service_cpu_us) / ($done_sessions > 0 ? $done_sessions : 1)" 0)
+    flushes=$(field "$line" store_flushes); writes=$(field "$line" store_writes)
     verdict=$(awk -v p99="$(field "$line" p99_ms)" -v lim="$P99_MS" -v e="$(field "$line" errors)" \
       -v r="$(field "$line" requests)" -v pct="$MAX_ERR_PCT" -v o="$(field "$line" offered)" \
       -v a="$(field "$line" achieved)" \
       'BEGIN { if (p99 > lim || (r > 0 && 100 * e / r > pct) || a < 0.9 * o) print "saturated"; else print "ok" }')
     FIRST_CPU_US=${FIRST_CPU_US:-$cpu_us}
     row "$name ${rate}/s $verdict" "$line" \
-      "cpu/op ${cpu_us} us; flushes $((fl1 - fl0)), writes $((wr1 - wr0))"
+      "cpu/op ${cpu_us} us; flushes ${flushes}, writes ${writes}"
     if [ "$verdict" != ok ]; then break; fi
     SAT=$rate
     SAT_ACHIEVED=$(field "$line" achieved)
     SAT_CPU_US=$cpu_us
-    SAT_FLUSH_RATE=$(calc "($fl1 - $fl0) / $STEP_SECS" 0)
-    SAT_WRITES_PER_FLUSH=$(calc "($wr1 - $wr0) / (($fl1 - $fl0) > 0 ? ($fl1 - $fl0) : 1)" 2)
+    SAT_FLUSH_RATE=$(calc "$flushes / $STEP_SECS" 0)
+    SAT_WRITES_PER_FLUSH=$(calc "$writes / ($flushes > 0 ? $flushes : 1)" 2)
   done
 }
 
@@ -210,6 +204,12 @@ curl -fsS -o /dev/null "$URL/health/ready"
 BYTES1=$(store_bytes "$WORK/store")
 D_SESSIONS=$(curl -fsS "$URL/metrics" | awk '$1 ~ /^tsh_issuer_decisions_total/ || $1 ~ /^decisions_total/ { s += $2 } END { print s + 0 }')
 D_BYTES=$(calc "($BYTES1 - $BYTES0) / ($D_SESSIONS > 0 ? $D_SESSIONS : 1)" 0)
+# Count check: every load session uses one token requestor, so the newest decision's
+# velocity.token_requestor_attempts (24 h window, this attempt included) must equal the number of
+# digitization decisions made in this run (warm-up included): no cap, no lost increments.
+REQ_ATTEMPTS=$(curl -fsS -H "Authorization: Bearer $STAFF_TOKEN" "$URL/api/v1/decisions?count=1" \
+  | python3 -c 'import json, sys; print(int(json.load(sys.stdin)["data"][0]["facts"]["velocity.token_requestor_attempts"]))' \
+  || echo "?")
 
 search notification "notify=1" "$NOTIFY_RATES"
 N_SAT=${SAT:-0}; N_ACH=${SAT_ACHIEVED:-0}; N_CPU=${SAT_CPU_US:-?}
@@ -221,12 +221,10 @@ N_P50=$P50; N_P99=$P99; N_P999=$P999
 # per request is what HTTP on loopback costs this service on this machine, whatever it does.
 FLOOR_RATE=${N_SAT:-0}; [ "$FLOOR_RATE" = 0 ] && FLOOR_RATE=${NOTIFY_RATES%% *}
 echo "bench: HTTP floor (GET /health/live) at ${FLOOR_RATE}/s for ${STEP_SECS}s..." >&2
-cpu0=$(cpu_ticks "$ISSUER_PID")
 FLOOR_LINE=$("$SIM" load --url "$URL" --rate "$FLOOR_RATE" --duration "$STEP_SECS" --mix probe=1 \
-  --cards 0 --summary-only | grep '^summary:' || echo "summary: achieved=0")
-cpu1=$(cpu_ticks "$ISSUER_PID")
-FLOOR_DONE=$(calc "$(field "$FLOOR_LINE" achieved) * $STEP_SECS" 0)
-FLOOR_CPU=$(calc "($cpu1 - $cpu0) * 1000000 / $TICK / ($FLOOR_DONE > 0 ? $FLOOR_DONE : 1)" 0)
+  --cards 0 --service-pid "$ISSUER_PID" --summary-only | grep '^summary:' \
+  || echo "summary: achieved=0")
+FLOOR_CPU=$(field "$FLOOR_LINE" service_cpu_us_per_request)
 row "HTTP floor ${FLOOR_RATE}/s" "$FLOOR_LINE" "cpu/op ${FLOOR_CPU} us (GET /health/live)"
 stop "$ISSUER_PID"; ISSUER_PID=""
 
@@ -272,6 +270,7 @@ D_RATIO=$(calc "100 * $D_ACH / ($RSA_SESSIONS > 0 ? $RSA_SESSIONS : 1)" 0)
 echo "digitization: saturation ${D_SAT}/s (achieved ${D_ACH}/s) = ${D_RATIO}% of the RSA ceiling; service CPU ${D_CPU} us/session; store +${D_BYTES} bytes/session (${D_SESSIONS} decisions)"
 N_RATIO=$(calc "$N_ACH / ($N_FLUSH_RATE > 0 ? $N_FLUSH_RATE : 1)" 1)
 echo "notifications: saturation ${N_SAT}/s (achieved ${N_ACH}/s); service CPU ${N_CPU} us/notification (HTTP floor ${FLOOR_CPU} us); ${N_FLUSH_RATE} flushes/s = ${N_BATCH} writes per flush; requests/flushes ${N_RATIO}; fdatasync ceiling ${FSYNC_RATE}/s"
+echo "velocity count check: token_requestor_attempts in the newest decision ${REQ_ATTEMPTS}, digitization decisions in this run ${D_SESSIONS}: $([ "$REQ_ATTEMPTS" = "$D_SESSIONS" ] && echo exact || echo MISMATCH)"
 if [ "$FILL_TOKENS" -gt 0 ]; then
   PER_TOKEN=$(calc "$BIG_BYTES / $FILL_TOKENS" 0)
   echo "filled store: ${FILL_TOKENS} tokens in ${FILL_SECS}s; $(calc "$BIG_BYTES / 1048576" 0) MiB on disk = ${PER_TOKEN} bytes/token (token record ${TOKEN_JSON} B of JSON); start to ready ${BIG_READY}s; resident $(calc "$RSS_KB / 1024" 0) MiB after ${LOOKUPS} lookups; lookup ${LOOKUP}"

@@ -234,6 +234,9 @@ pub struct LoadOptions {
     pub cards: Cards,
     pub request_timeout: Duration,
     pub connect_timeout: Duration,
+    /// The service's process on this machine: its CPU and store counters are read around the
+    /// timed phase and reported (`service_cpu_us=` ... in the summary line).
+    pub service_pid: Option<u32>,
 }
 
 impl LoadOptions {
@@ -254,6 +257,7 @@ impl LoadOptions {
             cards: Cards::Fresh(100),
             request_timeout: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(2),
+            service_pid: None,
         }
     }
 
@@ -349,6 +353,8 @@ pub struct LoadReport {
     /// From the first due time to the last answer.
     pub elapsed: Duration,
     pub ops: BTreeMap<&'static str, OpStats>,
+    /// What the service spent during the timed phase (with `--service-pid`).
+    pub service: Option<super::service_usage::Usage>,
 }
 
 impl LoadReport {
@@ -375,9 +381,21 @@ impl LoadReport {
         all
     }
 
-    /// The machine-readable last line `scripts/bench.sh` reads (milliseconds).
+    /// The machine-readable last line `scripts/bench.sh` reads (milliseconds), with the
+    /// service's CPU per request and its store flushes and writes when they were measured.
     pub fn summary_line(&self) -> String {
-        self.stats_line("summary", &self.overall(), self.total_errors())
+        let mut line = self.stats_line("summary", &self.overall(), self.total_errors());
+        if let Some(usage) = &self.service {
+            let requests = self.total_requests().max(1) as f64;
+            line.push_str(&format!(
+                " service_cpu_us={:.0} service_cpu_us_per_request={:.0} store_flushes={} store_writes={}",
+                usage.cpu.as_secs_f64() * 1e6,
+                usage.cpu.as_secs_f64() * 1e6 / requests,
+                usage.flushes,
+                usage.writes
+            ));
+        }
+        line
     }
 
     /// The summary line, then one line per operation that was sent (`summary[operation]: ...`).
@@ -589,6 +607,10 @@ pub async fn run_load(options: LoadOptions) -> Result<LoadReport, String> {
     let cycle = options.mix.cycle();
     let total = session_count(options.rate, options.duration);
     let slots = Arc::new(tokio::sync::Semaphore::new(options.max_in_flight));
+    let before = match options.service_pid {
+        Some(pid) => Some(super::service_usage::read(&ctx.client, &ctx.base, pid).await?),
+        None => None,
+    };
     let start = Instant::now();
     // Nothing is started after the scheduled window plus one request timeout, and nothing is
     // waited for after a further request timeout: the run is bounded in time.
@@ -629,6 +651,13 @@ pub async fn run_load(options: LoadOptions) -> Result<LoadReport, String> {
         }
     }
     let elapsed = start.elapsed();
+    let service = match (before, options.service_pid) {
+        (Some(before), Some(pid)) => {
+            let after = super::service_usage::read(&ctx.client, &ctx.base, pid).await?;
+            Some(before.until(&after))
+        }
+        _ => None,
+    };
     let ops = std::mem::take(&mut *ctx.stats.lock().unwrap_or_else(|p| p.into_inner()));
     Ok(LoadReport {
         url: ctx.bases.join(" + "),
@@ -643,6 +672,7 @@ pub async fn run_load(options: LoadOptions) -> Result<LoadReport, String> {
         retried: ctx.retried.load(std::sync::atomic::Ordering::Relaxed),
         elapsed,
         ops,
+        service,
     })
 }
 
@@ -1000,6 +1030,10 @@ pub struct LoadArgs {
     /// Print only the `summary:` lines (overall, then one per operation), for scripts.
     #[arg(long)]
     pub summary_only: bool,
+    /// The service's process id (same machine): its CPU time and store flushes / writes during
+    /// the timed phase are added to the summary line (benchmarks).
+    #[arg(long, value_name = "PID")]
+    pub service_pid: Option<u32>,
 }
 
 const DEFAULT_ISSUER_CERT: &str = "fixtures/dev-keys/issuer-dev.crt";
@@ -1054,6 +1088,7 @@ pub fn command(args: LoadArgs) -> std::process::ExitCode {
         },
         request_timeout: Duration::from_millis(args.timeout_ms.max(1)),
         connect_timeout: Duration::from_secs(2),
+        service_pid: args.service_pid,
     };
     // Two worker threads: enough to keep a schedule of thousands of sessions per second on a
     // small machine without taking every core from the service under test.
@@ -1158,6 +1193,7 @@ mod tests {
             retried: 0,
             elapsed: Duration::from_secs(2),
             ops,
+            service: None,
         };
         let text = report.to_string();
         assert!(text.contains("checkCardEligibility"), "{text}");

@@ -11,6 +11,7 @@
 //! - `template.rs`, `path.rs`: `{{placeholders}}` and response field paths used by scenarios;
 //! - `faults.rs`: fault options of scenario steps (delay, duplicates, deadline → stand-in);
 //! - `load.rs`: `tsh-sim load`, open-model constant arrival rate with HdrHistogram latencies;
+//!   `service_usage.rs`: the service's CPU and store counters around its timed phase;
 //! - `runner.rs`: executes a scenario over HTTP, playing TSH; `report.rs`: what it found.
 //!
 //! Must not: touch the service's store or internals (it talks HTTP only, like TSH), listen
@@ -27,6 +28,7 @@ pub mod record;
 pub mod report;
 pub mod runner;
 pub mod scenario;
+pub mod service_usage;
 pub mod template;
 pub mod tsh;
 pub mod tsp;
