@@ -142,25 +142,35 @@ row() { # label, summary line, extra columns
 # search NAME MIX "RATES": sets SAT (last passing rate), SAT_CPU_US (service CPU µs per session at
 # that step), SAT_WRITES_PER_FLUSH and SAT_FLUSH_RATE (group commit at that step)
 search() {
-  local name=$1 mix=$2 rates=$3 rate out line verdict flushes writes done_sessions cpu_us
+  local name=$1 mix=$2 rates=$3 rate out line verdict flushes writes done_sessions cpu_us tries
   SAT=""; SAT_CPU_US=""; SAT_WRITES_PER_FLUSH=""; SAT_FLUSH_RATE=""; SAT_ACHIEVED=""; FIRST_CPU_US=""
   for rate in $rates; do
-    echo "bench: $name ${rate}/s for ${STEP_SECS}s..." >&2
-    out=$(load "$mix" "$rate" "$STEP_SECS")
-    line=$(grep '^summary:' <<<"$out" || true)
-    if [ -z "$line" ]; then
-      echo "bench: the $name run at $rate/s did not report:" >&2
-      echo "$out" >&2
+    tries=0
+    while :; do
+      tries=$((tries + 1))
+      echo "bench: $name ${rate}/s for ${STEP_SECS}s..." >&2
+      out=$(load "$mix" "$rate" "$STEP_SECS")
+      line=$(grep '^summary:' <<<"$out" || true)
+      if [ -z "$line" ]; then
+        echo "bench: the $name run at $rate/s did not report:" >&2
+        echo "$out" >&2
+        return
+      fi
+      done_sessions=$(calc "$(field "$line" achieved) * $STEP_SECS" 0)
+      cpu_us=$(calc "$(field "$line" service_cpu_us) / ($done_sessions > 0 ? $done_sessions : 1)" 0)
+      flushes=$(field "$line" store_flushes); writes=$(field "$line" store_writes)
+      verdict=$(step_verdict "$line")
+      FIRST_CPU_US=${FIRST_CPU_US:-$cpu_us}
+      # A step that kept the full rate without errors and only missed on p99 may have met a
+      # stall of the shared machine: it is run once more before the search ends on it.
+      if [ "$verdict" = "p99" ] && [ "$tries" = 1 ]; then
+        row "$name ${rate}/s p99 only: again" "$line" \
+          "cpu/op ${cpu_us} us; flushes ${flushes}, writes ${writes}"
+        continue
+      fi
       break
-    fi
-    done_sessions=$(calc "$(field "$line" achieved) * $STEP_SECS" 0)
-    cpu_us=$(calc "$(field "$line" service_cpu_us) / ($done_sessions > 0 ? $done_sessions : 1)" 0)
-    flushes=$(field "$line" store_flushes); writes=$(field "$line" store_writes)
-    verdict=$(awk -v p99="$(field "$line" p99_ms)" -v lim="$P99_MS" -v e="$(field "$line" errors)" \
-      -v r="$(field "$line" requests)" -v pct="$MAX_ERR_PCT" -v o="$(field "$line" offered)" \
-      -v a="$(field "$line" achieved)" \
-      'BEGIN { if (p99 > lim || (r > 0 && 100 * e / r > pct) || a < 0.9 * o) print "saturated"; else print "ok" }')
-    FIRST_CPU_US=${FIRST_CPU_US:-$cpu_us}
+    done
+    [ "$verdict" = p99 ] && verdict=saturated
     row "$name ${rate}/s $verdict" "$line" \
       "cpu/op ${cpu_us} us; flushes ${flushes}, writes ${writes}"
     if [ "$verdict" != ok ]; then break; fi
@@ -170,6 +180,17 @@ search() {
     SAT_FLUSH_RATE=$(calc "$flushes / $STEP_SECS" 0)
     SAT_WRITES_PER_FLUSH=$(calc "$writes / ($flushes > 0 ? $flushes : 1)" 2)
   done
+}
+
+# ok, p99 (full rate and no errors, only the p99 bound missed) or saturated
+step_verdict() { # summary line
+  awk -v p99="$(field "$1" p99_ms)" -v lim="$P99_MS" -v e="$(field "$1" errors)" \
+    -v r="$(field "$1" requests)" -v pct="$MAX_ERR_PCT" -v o="$(field "$1" offered)" \
+    -v a="$(field "$1" achieved)" \
+    'BEGIN {
+       if ((r > 0 && 100 * e / r > pct) || a < 0.9 * o) print "saturated";
+       else if (p99 > lim) print "p99";
+       else print "ok" }'
 }
 
 # final NAME MIX RATE: the run at 50 % of saturation; sets P50 P99 P999
@@ -271,7 +292,7 @@ verdict() { if awk "BEGIN { exit !($1) }"; then echo "met"; else echo "NOT met";
 echo
 echo "tsh-issuer benchmark · $(nproc) CPU(s) · $(date -u +%Y-%m-%dT%H:%MZ) · load generator on the same machine"
 echo "ceilings (same run): RSA-2048 private ops ${RSA_OPS}/s on $(nproc) core(s) = ${RSA_SESSIONS} digitization sessions/s (2 ops each); fdatasync ${FSYNC_RATE}/s"
-echo "latency in ms from each request's intended start (open model); rates in sessions/s; a step saturates at p99 > ${P99_MS} ms, errors > ${MAX_ERR_PCT}% or < 90% achieved"
+echo "latency in ms from each request's intended start (open model); rates in sessions/s; a step saturates at p99 > ${P99_MS} ms (twice running), errors > ${MAX_ERR_PCT}% or < 90% achieved"
 printf '%-30s %8s %8s %8s %6s %7s %7s %7s %7s %8s  %s\n' run offered achieved requests errors p50 p90 p99 p99.9 max "service"
 for r in "${ROWS[@]}"; do echo "$r"; done
 echo
