@@ -243,3 +243,41 @@ const CARD_V1: &str =
 const TRANSITION_V1: &str =
     "c303562d310101020f73746174652e73757370656e6465640753555350454e44034150490105737461666601\
     02313501046c6f737403632d3114323032362d30312d30325430333a30343a30355a";
+
+/// A store written by an older build holds JSON values: they read through the normal paths, and
+/// a rewrite stores them compact.
+#[test]
+fn json_records_of_an_older_store_read_and_become_compact_when_rewritten() {
+    use super::super::{SledBackend, TOKENS, TOKENS_BY_OWN_REF};
+    use crate::store::engine::{Engine, ListIndex};
+    let dir = tempfile::tempdir().unwrap();
+    let backend = SledBackend::open(dir.path(), crate::store::DEFAULT_CACHE_BYTES).unwrap();
+    let token = full_token(false);
+    let vcid = token.virtual_card_id.as_bytes();
+    backend.run_transaction(|tx| tx.put_token(&token)).unwrap();
+    // As an older build left them: the token and its lineage id list in JSON.
+    let json = serde_json::to_vec(&token).unwrap();
+    backend.trees[TOKENS].insert(vcid, json).unwrap();
+    backend.trees[TOKENS_BY_OWN_REF]
+        .insert("DNITHE1", &b"[\"V-1\"]"[..])
+        .unwrap();
+
+    assert_eq!(Engine::token(&backend, "V-1").unwrap(), Some(token.clone()));
+    assert_eq!(
+        backend
+            .list_index(ListIndex::OwnReference, "DNITHE1")
+            .unwrap(),
+        vec!["V-1".to_owned()]
+    );
+
+    let mut moved = token.clone();
+    moved.state = TokenState::Active;
+    backend.run_transaction(|tx| tx.put_token(&moved)).unwrap();
+    let stored = backend.trees[TOKENS].get(vcid).unwrap().unwrap();
+    assert_eq!(
+        Some(stored[0]),
+        TokenRecord::COMPACT_TAG,
+        "rewritten compact"
+    );
+    assert_eq!(Engine::token(&backend, "V-1").unwrap(), Some(moved));
+}
