@@ -546,6 +546,42 @@ struct Ctx {
 /// Runs the load and returns the report; errors are for runs that could not start at all.
 pub async fn run_load(options: LoadOptions) -> Result<LoadReport, String> {
     options.validate()?;
+    let ctx = Arc::new(prepare(&options).await?);
+    let before = match options.service_pid {
+        Some(pid) => Some(super::service_usage::read(&ctx.client, &ctx.base, pid).await?),
+        None => None,
+    };
+    let start = Instant::now();
+    let ran = run_schedule(&ctx, &options, start).await;
+    let elapsed = start.elapsed();
+    let service = match (before, options.service_pid) {
+        (Some(before), Some(pid)) => {
+            let after = super::service_usage::read(&ctx.client, &ctx.base, pid).await?;
+            Some(before.until(&after))
+        }
+        _ => None,
+    };
+    let ops = std::mem::take(&mut *ctx.stats.lock().unwrap_or_else(|p| p.into_inner()));
+    Ok(LoadReport {
+        url: ctx.bases.join(" + "),
+        rate: options.rate,
+        duration: options.duration,
+        mix: options.mix,
+        cards: ctx.cards.len(),
+        scheduled: ran.scheduled,
+        started: ran.started,
+        not_started: ran.not_started,
+        unfinished: ran.unfinished,
+        retried: ctx.retried.load(std::sync::atomic::Ordering::Relaxed),
+        elapsed,
+        ops,
+        service,
+    })
+}
+
+/// Everything before the timed phase: URLs checked, the client, the service reachable, the cards
+/// (created, or the dev cards with their references looked up), so none of it is measured.
+async fn prepare(options: &LoadOptions) -> Result<Ctx, String> {
     let base = loopback_base_url(&options.url)?;
     let mut bases = vec![base.clone()];
     for url in &options.other_urls {
@@ -602,16 +638,23 @@ pub async fn run_load(options: LoadOptions) -> Result<LoadReport, String> {
             ctx.cards[i].reference = lookup_reference(&ctx, &ctx.cards[i]).await?;
         }
     }
-    let ctx = Arc::new(ctx);
+    Ok(ctx)
+}
 
+/// How the schedule went.
+struct Ran {
+    scheduled: u64,
+    started: u64,
+    not_started: u64,
+    unfinished: u64,
+}
+
+/// The timed phase: session *i* starts at `start + i / rate` (open model), at most
+/// `max_in_flight` open at once; then the open ones are drained.
+async fn run_schedule(ctx: &Arc<Ctx>, options: &LoadOptions, start: Instant) -> Ran {
     let cycle = options.mix.cycle();
     let total = session_count(options.rate, options.duration);
     let slots = Arc::new(tokio::sync::Semaphore::new(options.max_in_flight));
-    let before = match options.service_pid {
-        Some(pid) => Some(super::service_usage::read(&ctx.client, &ctx.base, pid).await?),
-        None => None,
-    };
-    let start = Instant::now();
     // Nothing is started after the scheduled window plus one request timeout, and nothing is
     // waited for after a further request timeout: the run is bounded in time.
     let last_start = start + options.duration + options.request_timeout;
@@ -650,30 +693,12 @@ pub async fn run_load(options: LoadOptions) -> Result<LoadReport, String> {
             }
         }
     }
-    let elapsed = start.elapsed();
-    let service = match (before, options.service_pid) {
-        (Some(before), Some(pid)) => {
-            let after = super::service_usage::read(&ctx.client, &ctx.base, pid).await?;
-            Some(before.until(&after))
-        }
-        _ => None,
-    };
-    let ops = std::mem::take(&mut *ctx.stats.lock().unwrap_or_else(|p| p.into_inner()));
-    Ok(LoadReport {
-        url: ctx.bases.join(" + "),
-        rate: options.rate,
-        duration: options.duration,
-        mix: options.mix,
-        cards: ctx.cards.len(),
+    Ran {
         scheduled: total,
         started,
         not_started,
         unfinished,
-        retried: ctx.retried.load(std::sync::atomic::Ordering::Relaxed),
-        elapsed,
-        ops,
-        service,
-    })
+    }
 }
 
 /// The active dev cards of `fixtures/dev-cards.json` (eligibility answers 200 for them).
