@@ -157,92 +157,98 @@ impl Metrics {
             event_deliveries: Family::default(),
             token_sync: Family::default(),
         };
-        let registry = &mut metrics.registry;
+        metrics.register_families();
+        metrics.create_closed_series();
+        metrics
+    }
+
+    /// Every family under its exposition name and help text.
+    fn register_families(&mut self) {
+        let registry = &mut self.registry;
         registry.register(
             "callback_requests",
             "TSH callbacks answered, by operation and HTTP status",
-            metrics.callback_requests.clone(),
+            self.callback_requests.clone(),
         );
         registry.register(
             "callback_duration_seconds",
             "Time to answer a TSH callback, by operation",
-            metrics.callback_duration.clone(),
+            self.callback_duration.clone(),
         );
         registry.register(
             "staff_requests",
             "Staff API requests answered, by method, route pattern and HTTP status",
-            metrics.staff_requests.clone(),
+            self.staff_requests.clone(),
         );
         registry.register(
             "decisions",
             "Digitization decisions recorded, by level of trust and who decided",
-            metrics.decisions.clone(),
+            self.decisions.clone(),
         );
         registry.register(
             "otp_deliveries",
             "sendOTP outcomes: delivered, failed, rate_limited, no_method",
-            metrics.otp_deliveries.clone(),
+            self.otp_deliveries.clone(),
         );
         registry.register(
             "notifications",
             "notifyVirtualCardChange messages, by action and outcome",
-            metrics.notifications.clone(),
+            self.notifications.clone(),
         );
         registry.register(
             "store_flush_duration_seconds",
             "Duration of one durability point: a group-commit flush (sled: fdatasync) or a COMMIT (PostgreSQL)",
-            metrics.store_flush.clone(),
+            self.store_flush.clone(),
         );
         registry.register(
             "store_writes",
             "Store transactions that waited for a group-commit flush (writes / flushes = batch size)",
-            metrics.store_writes.clone(),
+            self.store_writes.clone(),
         );
         registry.register(
             "tsh_client_calls",
             "Calls to the TSH inbound API, by operation and outcome",
-            metrics.tsh_calls.clone(),
+            self.tsh_calls.clone(),
         );
         registry.register(
             "token_for_token_orphans",
             "Card-on-file tokens flagged because a token they were made from was suspended or deleted, by policy (flag, suspend) and that token's new state",
-            metrics.orphans.clone(),
+            self.orphans.clone(),
         );
         registry.register(
             "event_deliveries",
             "Outbound event feed delivery attempts: delivered, failed_attempt",
-            metrics.event_deliveries.clone(),
+            self.event_deliveries.clone(),
         );
         registry.register(
             "token_sync",
             "Keeping tokens in step with TSH: held-notification checks, reconciliation runs and drift, expired issuer operations, by kind and outcome",
-            metrics.token_sync.clone(),
+            self.token_sync.clone(),
         );
+    }
+
+    /// Series from closed label sets exist from the start (at 0), so rates work from the first
+    /// scrape.
+    fn create_closed_series(&self) {
         for (kind, outcomes) in TOKEN_SYNC_OUTCOMES {
             for outcome in outcomes {
-                drop(
-                    metrics
-                        .token_sync
-                        .get_or_create(&SyncLabels { kind, outcome }),
-                );
+                drop(self.token_sync.get_or_create(&SyncLabels { kind, outcome }));
             }
         }
         for outcome in EVENT_DELIVERY_OUTCOMES {
             drop(
-                metrics
-                    .event_deliveries
+                self.event_deliveries
                     .get_or_create(&OutcomeLabel { outcome }),
             );
         }
-        // Series from closed sets exist from the start (at 0), so rates work from the first scrape.
         for outcome in OtpOutcome::ALL {
-            drop(metrics.otp_deliveries.get_or_create(&OutcomeLabel {
+            drop(self.otp_deliveries.get_or_create(&OutcomeLabel {
                 outcome: outcome.as_str(),
             }));
         }
         for by in [DecidedBy::Issuer, DecidedBy::Network] {
             for level in [LevelOfTrust::Green, LevelOfTrust::Yellow, LevelOfTrust::Red] {
-                drop(metrics.decisions.get_or_create(&DecisionLabels {
+                drop(self.decisions.get_or_create(&DecisionLabels {
                     level_of_trust: level.as_str(),
                     decided_by: decided_by_str(by),
                 }));
@@ -250,7 +256,7 @@ impl Metrics {
         }
         for policy in ["flag", "suspend"] {
             for original_state in ["SUSPENDED", "DELETED"] {
-                drop(metrics.orphans.get_or_create(&OrphanLabels {
+                drop(self.orphans.get_or_create(&OrphanLabels {
                     policy,
                     original_state,
                 }));
@@ -258,12 +264,11 @@ impl Metrics {
         }
         // The TSH inbound API's operations (contract §5); other outcomes appear when they happen.
         for operation in TSH_OPERATIONS {
-            drop(metrics.tsh_calls.get_or_create(&TshCallLabels {
+            drop(self.tsh_calls.get_or_create(&TshCallLabels {
                 operation: operation.to_owned(),
                 outcome: "ok".to_owned(),
             }));
         }
-        metrics
     }
 }
 

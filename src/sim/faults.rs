@@ -171,16 +171,27 @@ fn build_view(
     Ok((delivery, follows.then_some(TshView { state })))
 }
 
-/// `delay_ms`, `repeat` and the deadline.
-fn build_timing(raw: RawFaults<'_>, is_call: bool) -> Result<Faults, FaultError> {
-    let at = |f: &str| Some(f.to_owned());
-    let delay_ms = raw.delay_ms.unwrap_or(0);
-    if !(0..=MAX_DELAY_MS).contains(&delay_ms) {
-        return Err((
-            at("delay_ms"),
-            format!("{delay_ms}: expected 0 to {MAX_DELAY_MS}"),
-        ));
+/// `value` (default `default`) when it lies in `range`, else an error naming `field`.
+fn bounded(
+    field: &str,
+    value: Option<i64>,
+    default: i64,
+    range: std::ops::RangeInclusive<i64>,
+) -> Result<i64, FaultError> {
+    let value = value.unwrap_or(default);
+    if range.contains(&value) {
+        Ok(value)
+    } else {
+        Err((
+            Some(field.to_owned()),
+            format!("{value}: expected {} to {}", range.start(), range.end()),
+        ))
     }
+}
+
+/// `delay_ms`, `repeat`, `wait_ms` and the deadline.
+fn build_timing(raw: RawFaults<'_>, is_call: bool) -> Result<Faults, FaultError> {
+    let delay_ms = bounded("delay_ms", raw.delay_ms, 0, 0..=MAX_DELAY_MS)?;
     if !is_call {
         for (present, field) in [
             (raw.repeat.is_some(), "repeat"),
@@ -189,66 +200,16 @@ fn build_timing(raw: RawFaults<'_>, is_call: bool) -> Result<Faults, FaultError>
             (raw.stand_in.is_some(), "stand_in"),
         ] {
             if present {
-                return Err((at(field), "only a `call` step takes this field".into()));
+                return Err((
+                    Some(field.to_owned()),
+                    "only a `call` step takes this field".into(),
+                ));
             }
         }
     }
-    let wait_ms = raw.wait_ms.unwrap_or(0);
-    if !(0..=MAX_WAIT_MS).contains(&wait_ms) {
-        return Err((
-            at("wait_ms"),
-            format!("{wait_ms}: expected 0 to {MAX_WAIT_MS}"),
-        ));
-    }
-    let repeat = raw.repeat.unwrap_or(1);
-    if !(1..=MAX_REPEAT).contains(&repeat) {
-        return Err((
-            at("repeat"),
-            format!("{repeat}: expected 1 to {MAX_REPEAT}"),
-        ));
-    }
-    let deadline =
-        match (raw.deadline_ms, raw.on_timeout, raw.stand_in) {
-            (None, None, None) => None,
-            (Some(ms), Some("stand_in"), Some(stand_in)) => {
-                if !(1..=MAX_DEADLINE_MS).contains(&ms) {
-                    return Err((
-                        at("deadline_ms"),
-                        format!("{ms}: expected 1 to {MAX_DEADLINE_MS}"),
-                    ));
-                }
-                if repeat > 1 {
-                    return Err((at("repeat"), "a step with a deadline is sent once".into()));
-                }
-                Some(Deadline {
-                    after: Duration::from_millis(ms as u64),
-                    stand_in,
-                })
-            }
-            (None, _, _) => {
-                return Err((
-                    at("deadline_ms"),
-                    "`on_timeout` and `stand_in` need a `deadline_ms`".into(),
-                ))
-            }
-            (Some(_), None, _) => {
-                return Err((
-                    at("on_timeout"),
-                    "a deadline needs on_timeout = \"stand_in\"".into(),
-                ))
-            }
-            (Some(_), Some(other), _) if other != "stand_in" => {
-                return Err((
-                    at("on_timeout"),
-                    format!("`{other}`: the only action is \"stand_in\""),
-                ))
-            }
-            (Some(_), Some(_), _) => return Err((
-                at("stand_in"),
-                "on_timeout = \"stand_in\" needs the notifyStandInProcess body: stand_in = { ... }"
-                    .into(),
-            )),
-        };
+    let wait_ms = bounded("wait_ms", raw.wait_ms, 0, 0..=MAX_WAIT_MS)?;
+    let repeat = bounded("repeat", raw.repeat, 1, 1..=MAX_REPEAT)?;
+    let deadline = build_deadline(raw.deadline_ms, raw.on_timeout, raw.stand_in, repeat)?;
     Ok(Faults {
         delay: Duration::from_millis(delay_ms as u64),
         repeat: repeat as u32,
@@ -256,6 +217,46 @@ fn build_timing(raw: RawFaults<'_>, is_call: bool) -> Result<Faults, FaultError>
         wait: Duration::from_millis(wait_ms as u64),
         ..Faults::default()
     })
+}
+
+/// `deadline_ms` + `on_timeout = "stand_in"` + the `stand_in` body: all three or none.
+fn build_deadline(
+    deadline_ms: Option<i64>,
+    on_timeout: Option<&str>,
+    stand_in: Option<JsonTemplate>,
+    repeat: i64,
+) -> Result<Option<Deadline>, FaultError> {
+    let at = |f: &str| Some(f.to_owned());
+    match (deadline_ms, on_timeout, stand_in) {
+        (None, None, None) => Ok(None),
+        (Some(ms), Some("stand_in"), Some(stand_in)) => {
+            let ms = bounded("deadline_ms", Some(ms), 0, 1..=MAX_DEADLINE_MS)?;
+            if repeat > 1 {
+                return Err((at("repeat"), "a step with a deadline is sent once".into()));
+            }
+            Ok(Some(Deadline {
+                after: Duration::from_millis(ms as u64),
+                stand_in,
+            }))
+        }
+        (None, _, _) => Err((
+            at("deadline_ms"),
+            "`on_timeout` and `stand_in` need a `deadline_ms`".into(),
+        )),
+        (Some(_), None, _) => Err((
+            at("on_timeout"),
+            "a deadline needs on_timeout = \"stand_in\"".into(),
+        )),
+        (Some(_), Some(other), _) if other != "stand_in" => Err((
+            at("on_timeout"),
+            format!("`{other}`: the only action is \"stand_in\""),
+        )),
+        (Some(_), Some(_), _) => Err((
+            at("stand_in"),
+            "on_timeout = \"stand_in\" needs the notifyStandInProcess body: stand_in = { ... }"
+                .into(),
+        )),
+    }
 }
 
 impl Faults {

@@ -436,6 +436,23 @@ fn ms(micros: u64) -> String {
 
 impl fmt::Display for LoadReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.write_header(f)?;
+        self.write_latencies(f)?;
+        self.write_errors(f)?;
+        if self.retried > 0 {
+            writeln!(
+                f,
+                "failover: {} request(s) retried on another instance",
+                self.retried
+            )?;
+        }
+        write!(f, "{}", self.summary_line())
+    }
+}
+
+impl LoadReport {
+    /// What was asked for and how many sessions ran.
+    fn write_header(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
             "tsh-sim load: {} · offered {:.1} sessions/s for {:.1} s · mix {} · {} card(s)",
@@ -454,7 +471,11 @@ impl fmt::Display for LoadReport {
             self.unfinished,
             self.achieved_rate(),
             self.elapsed.as_secs_f64()
-        )?;
+        )
+    }
+
+    /// One row per operation sent, then all of them together.
+    fn write_latencies(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
             "latency from each request's intended start, ms:\n{:<24} {:>7} {:>6} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}",
@@ -482,40 +503,30 @@ impl fmt::Display for LoadReport {
                 row(name, stats)?;
             }
         }
-        let all = self.overall();
-        row("all", &all)?;
-        if all.errors.is_empty() && self.not_started == 0 && self.unfinished == 0 {
-            writeln!(f, "errors: none")?;
-        } else {
-            writeln!(f, "errors by status:")?;
-            for (name, stats) in &self.ops {
-                for (kind, n) in &stats.errors {
-                    writeln!(f, "  {name:<24} {kind:<16} {n}")?;
-                }
-            }
-            if self.not_started > 0 {
-                writeln!(
-                    f,
-                    "  {:<24} {:<16} {}",
-                    "(session)", "not started", self.not_started
-                )?;
-            }
-            if self.unfinished > 0 {
-                writeln!(
-                    f,
-                    "  {:<24} {:<16} {}",
-                    "(session)", "unfinished", self.unfinished
-                )?;
+        row("all", &self.overall())
+    }
+
+    /// Errors by operation and kind, and sessions that never started or never finished.
+    fn write_errors(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let any_error = self.ops.values().any(|s| !s.errors.is_empty());
+        if !any_error && self.not_started == 0 && self.unfinished == 0 {
+            return writeln!(f, "errors: none");
+        }
+        writeln!(f, "errors by status:")?;
+        for (name, stats) in &self.ops {
+            for (kind, n) in &stats.errors {
+                writeln!(f, "  {name:<24} {kind:<16} {n}")?;
             }
         }
-        if self.retried > 0 {
-            writeln!(
-                f,
-                "failover: {} request(s) retried on another instance",
-                self.retried
-            )?;
+        for (what, n) in [
+            ("not started", self.not_started),
+            ("unfinished", self.unfinished),
+        ] {
+            if n > 0 {
+                writeln!(f, "  {:<24} {:<16} {}", "(session)", what, n)?;
+            }
         }
-        write!(f, "{}", self.summary_line())
+        Ok(())
     }
 }
 
