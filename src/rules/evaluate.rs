@@ -105,13 +105,54 @@ impl RuleSet {
     ///    if nothing is left the outcome becomes red.
     pub fn evaluate(&self, facts: &Facts) -> Evaluation {
         let mut trace = Vec::with_capacity(self.rules.len() + 1);
-        let mut outcome = self.default_outcome;
-        let mut reason = self.default_reason.clone();
-        let mut decided_by: Option<&Rule> = None;
-        let mut stepup: Option<Vec<String>> = None;
+        let mut running = Running {
+            outcome: self.default_outcome,
+            reason: self.default_reason.clone(),
+            decided_by: None,
+            stepup: None,
+        };
+        let stage = |stage: Stage| self.rules.iter().filter(move |rule| rule.stage == stage);
+        running.decide(stage(Stage::Decide), facts, &mut trace);
+        running.adjust(stage(Stage::Adjust), facts, &mut trace);
+        let outcome = running.outcome;
+        Evaluation {
+            outcome,
+            reason: running.reason,
+            decided_by_rule: running.decided_by.map(|rule| rule.id.clone()),
+            stepup_methods: running.stepup.filter(|_| outcome == Outcome::Yellow),
+            rules_version: self.version.clone(),
+            trace,
+        }
+    }
+}
 
-        for rule in self.rules.iter().filter(|rule| rule.stage == Stage::Decide) {
-            if let Some(first) = decided_by {
+/// The evaluation so far: what the next rule sees and may change.
+struct Running<'r> {
+    outcome: Outcome,
+    reason: String,
+    decided_by: Option<&'r Rule>,
+    stepup: Option<Vec<String>>,
+}
+
+impl<'r> Running<'r> {
+    /// `rule` sets the outcome, its reason and its step-up filter.
+    fn take(&mut self, rule: &'r Rule) {
+        self.outcome = rule.outcome;
+        self.reason = rule.reason.clone();
+        self.decided_by = Some(rule);
+        self.stepup = rule.stepup_methods.clone();
+    }
+
+    /// Decide stage: the first matching rule decides; the later ones are recorded as skipped;
+    /// without a match the defaults stand.
+    fn decide(
+        &mut self,
+        rules: impl Iterator<Item = &'r Rule>,
+        facts: &Facts,
+        trace: &mut Vec<TraceEntry>,
+    ) {
+        for rule in rules {
+            if let Some(first) = self.decided_by {
                 trace.push(entry(
                     rule,
                     false,
@@ -122,10 +163,7 @@ impl RuleSet {
             }
             let verdict = match_rule(rule, facts);
             if verdict.truth == Truth::True {
-                outcome = rule.outcome;
-                reason = rule.reason.clone();
-                decided_by = Some(rule);
-                stepup = rule.stepup_methods.clone();
+                self.take(rule);
                 trace.push(entry(
                     rule,
                     true,
@@ -141,7 +179,8 @@ impl RuleSet {
                 ));
             }
         }
-        if decided_by.is_none() {
+        if self.decided_by.is_none() {
+            let outcome = self.outcome;
             trace.push(TraceEntry {
                 rule_id: DEFAULT_TRACE_ID.to_owned(),
                 stage: Stage::Decide,
@@ -150,15 +189,23 @@ impl RuleSet {
                 explanation: format!("no decide rule matched → {outcome}"),
             });
         }
+    }
 
-        for rule in self.rules.iter().filter(|rule| rule.stage == Stage::Adjust) {
+    /// Adjust stage: every matching rule (for its `when_outcome`) applies if it is stricter.
+    fn adjust(
+        &mut self,
+        rules: impl Iterator<Item = &'r Rule>,
+        facts: &Facts,
+        trace: &mut Vec<TraceEntry>,
+    ) {
+        for rule in rules {
             if let Some(required) = rule.when_outcome {
-                if outcome != required {
+                if self.outcome != required {
                     trace.push(entry(
                         rule,
                         false,
                         format!("skipped: applies only when the outcome is {required}"),
-                        format!("the outcome is {outcome}"),
+                        format!("the outcome is {}", self.outcome),
                     ));
                     continue;
                 }
@@ -174,53 +221,48 @@ impl RuleSet {
                 continue;
             }
             let explanation = format!("{} → {}", verdict.why, rule.outcome);
-            let effect = if rule.outcome > outcome {
-                let effect = format!("{outcome} → {} (stricter)", rule.outcome);
-                outcome = rule.outcome;
-                reason = rule.reason.clone();
-                decided_by = Some(rule);
-                stepup = rule.stepup_methods.clone();
-                effect
-            } else if let (Outcome::Yellow, Outcome::Yellow, Some(filter)) =
-                (outcome, rule.outcome, &rule.stepup_methods)
-            {
-                let narrowed: Vec<String> = match &stepup {
-                    None => filter.clone(),
-                    Some(current) => current
-                        .iter()
-                        .filter(|method| filter.contains(method))
-                        .cloned()
-                        .collect(),
-                };
-                if narrowed.is_empty() {
-                    outcome = Outcome::Red;
-                    reason = format!("{} (no allowed step-up method left)", rule.reason);
-                    decided_by = Some(rule);
-                    stepup = None;
-                    "yellow → red (stricter: no allowed step-up method left)".to_owned()
-                } else if Some(&narrowed) == stepup.as_ref() {
-                    "no effect: not stricter".to_owned()
-                } else {
-                    let effect = format!(
-                        "yellow kept, step-up narrowed to [{}] (stricter)",
-                        narrowed.join(", ")
-                    );
-                    stepup = Some(narrowed);
-                    effect
-                }
-            } else {
-                "no effect: not stricter".to_owned()
-            };
+            let effect = self.apply_adjustment(rule);
             trace.push(entry(rule, true, effect, explanation));
         }
+    }
 
-        Evaluation {
-            outcome,
-            reason,
-            decided_by_rule: decided_by.map(|rule| rule.id.clone()),
-            stepup_methods: stepup.filter(|_| outcome == Outcome::Yellow),
-            rules_version: self.version.clone(),
-            trace,
+    /// A matching adjust rule: a stricter outcome replaces the running one; a yellow rule with a
+    /// step-up filter narrows a yellow outcome's filter (red when nothing is left). Returns the
+    /// trace's effect text.
+    fn apply_adjustment(&mut self, rule: &'r Rule) -> String {
+        if rule.outcome > self.outcome {
+            let effect = format!("{} → {} (stricter)", self.outcome, rule.outcome);
+            self.take(rule);
+            return effect;
+        }
+        let (Outcome::Yellow, Outcome::Yellow, Some(filter)) =
+            (self.outcome, rule.outcome, &rule.stepup_methods)
+        else {
+            return "no effect: not stricter".to_owned();
+        };
+        let narrowed: Vec<String> = match &self.stepup {
+            None => filter.clone(),
+            Some(current) => current
+                .iter()
+                .filter(|method| filter.contains(method))
+                .cloned()
+                .collect(),
+        };
+        if narrowed.is_empty() {
+            self.outcome = Outcome::Red;
+            self.reason = format!("{} (no allowed step-up method left)", rule.reason);
+            self.decided_by = Some(rule);
+            self.stepup = None;
+            "yellow → red (stricter: no allowed step-up method left)".to_owned()
+        } else if Some(&narrowed) == self.stepup.as_ref() {
+            "no effect: not stricter".to_owned()
+        } else {
+            let effect = format!(
+                "yellow kept, step-up narrowed to [{}] (stricter)",
+                narrowed.join(", ")
+            );
+            self.stepup = Some(narrowed);
+            effect
         }
     }
 }
