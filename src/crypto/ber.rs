@@ -9,8 +9,13 @@
 //! `EncryptedContentInfo` (OBJECT IDENTIFIER, SEQUENCE, `[0]` made only of OCTET STRINGs). That leaves the
 //! EXPLICIT `[0]` of a ContentInfo (two fields) untouched.
 //!
+//! Input that is DER already (what most encoders send) is only walked, not rebuilt: the walk allocates nothing
+//! and any doubt sends the input through the full rewrite, so both paths give the same bytes and errors.
+//!
 //! Must not: interpret content, or recurse without bound (depth is capped; every element consumes input).
 //! Input here is ciphertext and public structure only, never plaintext.
+
+use std::borrow::Cow;
 
 /// Deepest nesting accepted. CMS EnvelopedData with certificates in `originatorInfo` stays well below 20.
 const MAX_DEPTH: usize = 32;
@@ -66,8 +71,17 @@ impl Node<'_> {
     }
 }
 
-/// Re-encodes one BER element (the whole input) as DER. DER input comes back unchanged.
-pub(crate) fn to_der(input: &[u8]) -> Result<Vec<u8>, BerError> {
+/// Re-encodes one BER element (the whole input) as DER. DER input comes back unchanged, borrowed: the
+/// rewrite builds a tree and a copy of the envelope, which a request whose envelope is DER need not pay.
+pub(crate) fn to_der(input: &[u8]) -> Result<Cow<'_, [u8]>, BerError> {
+    if is_der(input) {
+        return Ok(Cow::Borrowed(input));
+    }
+    rewrite(input).map(Cow::Owned)
+}
+
+/// The full BER → DER rewrite (a tree of the input, then its DER encoding).
+fn rewrite(input: &[u8]) -> Result<Vec<u8>, BerError> {
     let mut reader = Reader { data: input };
     let node = parse(&mut reader, 0)?;
     if !reader.data.is_empty() {
@@ -184,6 +198,90 @@ fn parse<'a>(reader: &mut Reader<'a>, depth: usize) -> Result<Node<'a>, BerError
     Ok(Node::Constructed { ident, children })
 }
 
+/// What the DER walk needs to know of an element to judge its parent.
+#[derive(Clone, Copy)]
+struct Shape {
+    /// The identifier (one byte: the walk leaves high tag numbers to the rewrite).
+    tag: u8,
+    /// Constructed and every child an OCTET STRING (vacuously true without children), as
+    /// `is_encrypted_content_info` asks of a `[0]`.
+    only_octet_strings: bool,
+}
+
+/// True when [`rewrite`] would return `input` byte for byte: every length definite and minimal, no
+/// chunked OCTET STRING, no chunked encrypted content, within the depth cap, nothing after the element.
+/// False for anything else, malformed input included ([`rewrite`] then says why).
+fn is_der(input: &[u8]) -> bool {
+    let mut reader = Reader { data: input };
+    der_element(&mut reader, 0).is_some() && reader.data.is_empty()
+}
+
+/// Walks one element that [`encode`] would re-emit unchanged; `None` as soon as it would not.
+fn der_element(reader: &mut Reader<'_>, depth: usize) -> Option<Shape> {
+    if depth > MAX_DEPTH {
+        return None;
+    }
+    let tag = reader.byte().ok()?;
+    if tag & 0x1F == 0x1F {
+        return None; // a high tag number: rare in CMS, left to the rewrite
+    }
+    let before = reader.data.len();
+    let len = reader.length().ok()??; // the indefinite form is not DER
+    if before - reader.data.len() != length_octets(len) {
+        return None;
+    }
+    let content = reader.take(len).ok()?;
+    if tag & CONSTRUCTED_BIT == 0 {
+        return Some(Shape {
+            tag,
+            only_octet_strings: false,
+        });
+    }
+    if tag == TAG_OCTET_STRING_CONSTRUCTED {
+        return None;
+    }
+    der_children(content, tag, depth)
+}
+
+/// The children of a constructed element, unless the rewrite would merge them (see
+/// `is_encrypted_content_info`).
+fn der_children(content: &[u8], tag: u8, depth: usize) -> Option<Shape> {
+    let mut body = Reader { data: content };
+    let mut first_three = [None::<Shape>; 3];
+    let mut count = 0usize;
+    let mut only_octet_strings = true;
+    while !body.data.is_empty() {
+        let child = der_element(&mut body, depth + 1)?;
+        only_octet_strings &= child.tag == TAG_OCTET_STRING;
+        if let Some(slot) = first_three.get_mut(count) {
+            *slot = Some(child);
+        }
+        count += 1;
+    }
+    let chunked_content = tag == TAG_SEQUENCE
+        && count == 3
+        && matches!(
+            first_three,
+            [Some(oid), Some(alg), Some(content)]
+                if oid.tag == TAG_OID
+                    && alg.tag == TAG_SEQUENCE
+                    && content.tag == TAG_CONTEXT_0_CONSTRUCTED
+                    && content.only_octet_strings
+        );
+    (!chunked_content).then_some(Shape {
+        tag,
+        only_octet_strings,
+    })
+}
+
+/// How many bytes [`write_length`] spends on `len`.
+fn length_octets(len: usize) -> usize {
+    if len < 0x80 {
+        return 1;
+    }
+    1 + len.to_be_bytes().iter().skip_while(|&&b| b == 0).count()
+}
+
 fn encode(node: &Node<'_>, out: &mut Vec<u8>) -> Result<(), BerError> {
     match node {
         Node::Primitive { ident, content } => {
@@ -288,38 +386,95 @@ mod tests {
         hex::decode(hex_str.replace(' ', "")).expect("test hex")
     }
 
+    fn der_of(input: &[u8]) -> Result<Vec<u8>, BerError> {
+        to_der(input).map(Cow::into_owned)
+    }
+
+    #[test]
+    fn der_input_is_borrowed_not_rebuilt() {
+        let input = der("30 0C 06 01 2A 30 03 06 01 2A 80 02 AA BB");
+        assert!(matches!(to_der(&input), Ok(Cow::Borrowed(_))));
+    }
+
+    #[test]
+    fn the_der_walk_agrees_with_the_full_rewrite() {
+        let mut long = der("04 82 01 00");
+        long.extend(std::iter::repeat_n(0x11, 256));
+        let cases: &[(&str, Vec<u8>)] = &[
+            ("der", der("30 06 02 01 05 04 01 AA")),
+            ("long form", long),
+            ("indefinite", der("30 80 02 01 05 00 00")),
+            ("non-minimal short", der("30 81 03 02 01 05")),
+            (
+                "leading zero length",
+                der("04 82 00 81").into_iter().chain([0; 0x81]).collect(),
+            ),
+            ("chunked octets", der("24 03 04 01 AA")),
+            (
+                "chunked content",
+                der("30 0C 06 01 2A 30 03 06 01 2A A0 03 04 01 AA"),
+            ),
+            (
+                "empty chunked content",
+                der("30 09 06 01 2A 30 03 06 01 2A A0 00"),
+            ),
+            ("explicit [0]", der("30 08 06 01 2A A0 03 04 01 AA")),
+            (
+                "[0] of a sequence",
+                der("30 0E 06 01 2A 30 03 06 01 2A A0 04 30 02 05 00"),
+            ),
+            ("end of contents in a definite body", der("30 02 00 00")),
+            ("high tag number", der("1F 81 01 00")),
+            ("trailing bytes", der("02 01 05 FF")),
+            ("truncated", der("30 05 02 01")),
+            ("empty", Vec::new()),
+        ];
+        for (name, input) in cases {
+            let rewritten = rewrite(input);
+            assert_eq!(der_of(input), rewritten, "case: {name}");
+            // The walk may leave DER to the rewrite (high tag numbers), never the other way round.
+            let unchanged = rewritten.as_ref() == Ok(input);
+            assert!(!is_der(input) || unchanged, "case: {name}");
+            assert_eq!(
+                is_der(input),
+                unchanged && *name != "high tag number",
+                "case: {name}"
+            );
+        }
+    }
+
     #[test]
     fn der_input_is_returned_unchanged() {
         let input = der("30 06 02 01 05 04 01 AA");
-        assert_eq!(to_der(&input), Ok(input));
+        assert_eq!(der_of(&input), Ok(input));
     }
 
     #[test]
     fn indefinite_lengths_become_definite() {
         let input = der("30 80 02 01 05 30 80 04 01 AA 00 00 00 00");
-        assert_eq!(to_der(&input), Ok(der("30 08 02 01 05 30 03 04 01 AA")));
+        assert_eq!(der_of(&input), Ok(der("30 08 02 01 05 30 03 04 01 AA")));
     }
 
     #[test]
     fn non_minimal_lengths_become_minimal() {
         let input = der("30 82 00 04 02 81 01 05");
-        assert_eq!(to_der(&input), Ok(der("30 03 02 01 05")));
+        assert_eq!(der_of(&input), Ok(der("30 03 02 01 05")));
     }
 
     #[test]
     fn long_contents_get_a_long_form_length() {
         let mut input = der("04 82 01 00");
         input.extend(std::iter::repeat_n(0x11, 256));
-        assert_eq!(to_der(&input), Ok(input.clone()));
+        assert_eq!(der_of(&input), Ok(input.clone()));
         let mut short_form = der("04 7F");
         short_form.extend(std::iter::repeat_n(0x22, 127));
-        assert_eq!(to_der(&short_form), Ok(short_form.clone()));
+        assert_eq!(der_of(&short_form), Ok(short_form.clone()));
     }
 
     #[test]
     fn chunked_octet_strings_are_merged() {
         let input = der("24 80 04 02 AA BB 24 80 04 01 CC 00 00 00 00");
-        assert_eq!(to_der(&input), Ok(der("04 03 AA BB CC")));
+        assert_eq!(der_of(&input), Ok(der("04 03 AA BB CC")));
     }
 
     #[test]
@@ -327,7 +482,7 @@ mod tests {
         // SEQUENCE { OID 1.2, SEQUENCE { OID 1.2 }, [0] { OCTET STRING AA, OCTET STRING BB } }
         let input = der("30 80 06 01 2A 30 03 06 01 2A A0 80 04 01 AA 04 01 BB 00 00 00 00");
         assert_eq!(
-            to_der(&input),
+            der_of(&input),
             Ok(der("30 0C 06 01 2A 30 03 06 01 2A 80 02 AA BB"))
         );
     }
@@ -336,7 +491,7 @@ mod tests {
     fn an_explicit_context_0_of_a_content_info_is_left_constructed() {
         // ContentInfo { OID, [0] EXPLICIT OCTET STRING }: only two fields, so not an EncryptedContentInfo.
         let input = der("30 80 06 01 2A A0 80 04 01 AA 00 00 00 00");
-        assert_eq!(to_der(&input), Ok(der("30 08 06 01 2A A0 03 04 01 AA")));
+        assert_eq!(der_of(&input), Ok(der("30 08 06 01 2A A0 03 04 01 AA")));
     }
 
     #[test]
@@ -373,7 +528,7 @@ mod tests {
             ),
         ];
         for (name, hex_input, expected) in cases {
-            assert_eq!(to_der(&der(hex_input)), Err(*expected), "case: {name}");
+            assert_eq!(der_of(&der(hex_input)), Err(*expected), "case: {name}");
         }
     }
 
@@ -383,6 +538,6 @@ mod tests {
         for _ in 0..10_000 {
             input.extend_from_slice(&[0x30, 0x80]);
         }
-        assert_eq!(to_der(&input), Err(BerError::TooDeep));
+        assert_eq!(der_of(&input), Err(BerError::TooDeep));
     }
 }
