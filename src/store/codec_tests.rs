@@ -254,7 +254,7 @@ fn json_records_of_an_older_store_read_and_become_compact_when_rewritten() {
     let backend = SledBackend::open(dir.path(), crate::store::DEFAULT_CACHE_BYTES).unwrap();
     let token = full_token(false);
     let vcid = token.virtual_card_id.as_bytes();
-    backend.run_transaction(|tx| tx.put_token(&token)).unwrap();
+    Engine::transact(&backend, &|tx| tx.put_token(&token)).unwrap();
     // As an older build left them: the token and its lineage id list in JSON.
     let json = serde_json::to_vec(&token).unwrap();
     backend.trees[TOKENS].insert(vcid, json).unwrap();
@@ -272,7 +272,7 @@ fn json_records_of_an_older_store_read_and_become_compact_when_rewritten() {
 
     let mut moved = token.clone();
     moved.state = TokenState::Active;
-    backend.run_transaction(|tx| tx.put_token(&moved)).unwrap();
+    Engine::transact(&backend, &|tx| tx.put_token(&moved)).unwrap();
     let stored = backend.trees[TOKENS].get(vcid).unwrap().unwrap();
     assert_eq!(
         Some(stored[0]),

@@ -63,6 +63,14 @@ pub trait Engine: Send + Sync {
     /// effects). Returns once the engine has applied it; [`Engine::group_flusher`] says whether a
     /// flush is still needed for durability.
     fn transact(&self, body: &dyn Fn(&dyn Tx) -> Result<(), TxError>) -> Result<(), StoreError>;
+    /// The same, run by the group-commit thread: the batch's flush (`group_flusher`) makes it
+    /// durable, so an engine may defer work to it (sled stages the writes until then).
+    fn transact_batched(
+        &self,
+        body: &dyn Fn(&dyn Tx) -> Result<(), TxError>,
+    ) -> Result<(), StoreError> {
+        self.transact(body)
+    }
     /// `Some` when commits need a separate flush to be durable (sled); `None` when a committed
     /// transaction is already durable (PostgreSQL).
     fn group_flusher(&self) -> Option<Flusher>;

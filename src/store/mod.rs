@@ -354,7 +354,7 @@ impl Store {
     where
         F: Fn(&dyn Tx) -> Result<R, TxError>,
     {
-        transact_reporting_events(&*self.engine, self.event_feed.is_some(), body)
+        transact_reporting_events(&*self.engine, self.event_feed.is_some(), false, body)
     }
 
     fn wake_event_worker(&self) {
@@ -628,6 +628,7 @@ impl StoreReader<'_> {
 fn transact_reporting_events<R, F>(
     engine: &dyn Engine,
     feed_on: bool,
+    batched: bool,
     body: F,
 ) -> Result<(R, bool), StoreError>
 where
@@ -636,7 +637,7 @@ where
     // The engine runs a unit body (maybe several times); the last run's result is kept.
     let result = RefCell::new(None);
     let added = std::sync::atomic::AtomicBool::new(false);
-    engine.transact(&|tx| {
+    let unit_body = |tx: &dyn Tx| {
         let value = if feed_on {
             // A re-run starts afresh: only the committed run's events count.
             added.store(false, std::sync::atomic::Ordering::Relaxed);
@@ -646,7 +647,12 @@ where
         };
         *result.borrow_mut() = Some(value);
         Ok(())
-    })?;
+    };
+    if batched {
+        engine.transact_batched(&unit_body)?;
+    } else {
+        engine.transact(&unit_body)?;
+    }
     let result = result
         .into_inner()
         .ok_or_else(|| StoreError::Aborted("the transaction produced no result".to_owned()))?;
@@ -669,7 +675,7 @@ where
 {
     let (answer, answered) = tokio::sync::oneshot::channel();
     commit.submit(Box::new(move || {
-        match transact_reporting_events(&*engine, feed_on, body) {
+        match transact_reporting_events(&*engine, feed_on, true, body) {
             Err(e) => {
                 let _ = answer.send(Err(e));
                 None

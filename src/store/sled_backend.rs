@@ -1,14 +1,14 @@
 //! The sled backend: one tree per entity (named `<key>_<value>`), records in JSON or compact
-//! (`sled_codec.rs`), multi-tree writes in one sled transaction, and a schema version under
-//! `meta`. The only file that knows sled (with its parts: counters, codec, transfer, bulk, space).
+//! (`sled_codec.rs`), multi-tree writes made atomic and durable by the write-ahead log
+//! (`sled_wal.rs`, `sled_staged.rs`), and a schema version under `meta`. The only file that knows
+//! sled (with its parts: counters, codec, transfer, bulk, space, staged, wal).
 
+use std::cell::RefCell;
 use std::path::Path;
 use std::sync::Arc;
 
-use sled::transaction::{
-    ConflictableTransactionError, TransactionError, TransactionalTree, UnabortableTransactionError,
-};
-use sled::{Db, IVec, Transactional, Tree};
+use sled::transaction::UnabortableTransactionError;
+use sled::{Db, IVec, Tree};
 
 use super::counters::{Cell, MemberId, SeriesId, Span};
 use super::engine::{Engine, Flow, Flusher, ListIndex, Order, TokenScan, Visit};
@@ -74,7 +74,7 @@ const EVENTS: usize = 15;
 const PENDING_EVENTS: usize = 16;
 /// Tokens by their own reference id / own number fingerprint, and lineage children by parent:
 /// one key per value holding a JSON list of virtual card ids, so a transaction can read them
-/// (sled transactions cannot scan a prefix).
+/// (a transaction reads keys, it cannot scan a prefix).
 const TOKENS_BY_OWN_REF: usize = 17;
 const TOKENS_BY_OWN_FP: usize = 18;
 const TOKENS_BY_PARENT: usize = 19;
@@ -115,9 +115,10 @@ fn index_tree(which: TokenScan<'_>) -> Option<(usize, &str)> {
 pub struct SledBackend {
     db: Db,
     trees: Vec<Tree>,
-    sync: Arc<SledSync>,
     /// The store directory (`store stats` sizes its files).
     path: std::path::PathBuf,
+    /// The durability point of every transaction (`sled_wal.rs`); sled is synced at checkpoints.
+    wal: Arc<Wal>,
 }
 
 fn io(e: sled::Error) -> StoreError {
@@ -208,16 +209,45 @@ impl SledBackend {
             .collect::<Result<Vec<_>, _>>()
             .map_err(io)?;
         let sync = Arc::new(SledSync::open(path)?);
+        let wal = Self::recover_log(path, &db, &trees, &sync)?;
         let backend = SledBackend {
             db,
             trees,
-            sync,
             path: path.to_path_buf(),
+            wal,
         };
         backend.check_schema()?;
         backend.drop_obsolete_trees()?;
         backend.backfill_search_indexes()?;
         Ok(backend)
+    }
+
+    /// Replays the write-ahead log into sled (the records sled does not hold yet), makes sled
+    /// durable, and starts a fresh log. Runs before anything else reads or writes the store.
+    fn recover_log(
+        path: &Path,
+        db: &Db,
+        trees: &[Tree],
+        sync: &Arc<SledSync>,
+    ) -> Result<Arc<Wal>, StoreError> {
+        let dir = path.join("wal");
+        let recovered = Wal::recover(&dir, |record| staged::replay(db, trees, record))?;
+        if recovered.replayed > 0 {
+            sync.sync(db)?;
+            tracing::info!(
+                records = recovered.replayed,
+                "store recovered acknowledged writes from its write-ahead log"
+            );
+        }
+        let engine_sync: wal::EngineSync = {
+            let (db, sync) = (db.clone(), sync.clone());
+            Arc::new(move || sync.sync(&db))
+        };
+        let engine_apply: wal::EngineApply = {
+            let trees = trees.to_vec();
+            Arc::new(move |writes| staged::apply(&trees, writes))
+        };
+        Wal::start(&dir, &recovered, engine_sync, engine_apply)
     }
 
     fn open_db(path: &Path, cache_bytes: u64) -> Result<sled::Db, StoreError> {
@@ -275,8 +305,7 @@ impl SledBackend {
         }
         meta.insert(SEARCH_INDEXES_BUILT, b"1" as &[u8])
             .map_err(io)?;
-        self.db.flush().map_err(io)?;
-        Ok(())
+        self.flush()
     }
 
     fn check_schema(&self) -> Result<(), StoreError> {
@@ -324,20 +353,20 @@ impl SledBackend {
         Ok(())
     }
 
-    /// The durable-sync function for the group-commit thread (see `sled_sync`).
+    /// The group-commit thread's durability point: the batch's log records, one `fdatasync`.
     pub fn flusher(&self) -> Arc<dyn Fn() -> Result<(), StoreError> + Send + Sync> {
-        let db = self.db.clone();
-        let sync = self.sync.clone();
-        Arc::new(move || sync.sync(&db))
+        let wal = self.wal.clone();
+        Arc::new(move || wal.sync())
     }
 
-    /// Makes everything written so far durable (fsync-true), synchronously.
+    /// Makes everything written so far durable in sled's own files (a checkpoint: also what was
+    /// written outside transactions, by maintenance and offline loads), synchronously.
     pub fn flush(&self) -> Result<(), StoreError> {
-        self.sync.sync(&self.db)
+        self.wal.checkpoint()
     }
 
     pub fn is_healthy(&self) -> bool {
-        self.trees[META].get(b"schema_version").is_ok()
+        self.wal.is_healthy() && self.trees[META].get(b"schema_version").is_ok()
     }
 
     fn run_transaction<R, F>(&self, body: F) -> Result<R, StoreError>
@@ -347,25 +376,35 @@ impl SledBackend {
         self.run_sled_transaction(|tx| body(tx))
     }
 
-    /// A transaction over every tree, with sled's own view (import writes raw entries too).
+    /// A transaction over every tree, staged (`sled_staged.rs`; import writes raw entries too).
+    /// It runs under the log's order lock, so log order is commit order and it sees every write
+    /// staged before it. On success its record and writes join the batch, which becomes durable
+    /// and reaches sled at the next log sync; on failure nothing of it remains.
     fn run_sled_transaction<R, F>(&self, body: F) -> Result<R, StoreError>
     where
         F: Fn(&SledTx<'_>) -> Result<R, TxError>,
     {
-        let result = self.trees.as_slice().transaction(|view| {
-            let tx = SledTx { trees: view };
-            body(&tx).map_err(|TxError(kind)| match kind {
-                TxErrorKind::Sled(e) => ConflictableTransactionError::from(e),
-                TxErrorKind::Sql(reason) => ConflictableTransactionError::Abort(reason),
-                TxErrorKind::Codec(reason) => ConflictableTransactionError::Abort(reason),
-                TxErrorKind::Abort(reason) => ConflictableTransactionError::Abort(reason),
-            })
-        });
-        match result {
-            Ok(value) => Ok(value),
-            Err(TransactionError::Abort(reason)) => Err(StoreError::Aborted(reason)),
-            Err(TransactionError::Storage(e)) => Err(io(e)),
+        let mut batch = self.wal.begin()?;
+        let writes = RefCell::new(wal::WriteSet::default());
+        let views = staged::staged_views(&self.db, &self.trees, &batch, &writes);
+        let value = match body(&SledTx { trees: &views }) {
+            Ok(value) => value,
+            Err(TxError(kind)) => {
+                return Err(match kind {
+                    TxErrorKind::Sled(e) => StoreError::Io(e.to_string()),
+                    TxErrorKind::Codec(reason) => StoreError::Codec(reason),
+                    TxErrorKind::Sql(reason) | TxErrorKind::Abort(reason) => {
+                        StoreError::Aborted(reason)
+                    }
+                })
+            }
+        };
+        if writes.borrow().is_empty() {
+            return Ok(value);
         }
+        let staged = staged::into_staged(views);
+        batch.commit(&writes.into_inner(), staged);
+        Ok(value)
     }
 
     fn get<T: Stored>(&self, tree: usize, key: &[u8]) -> Result<Option<T>, StoreError> {
@@ -440,8 +479,8 @@ impl SledBackend {
             })
     }
 
-    /// Drops revocations of sessions that have expired anyway (sled transactions cannot scan a
-    /// tree, so this maintenance runs outside one; it is idempotent).
+    /// Drops revocations of sessions that have expired anyway (a transaction cannot scan a tree,
+    /// so this maintenance runs outside one; it is idempotent).
     fn prune_sessions(&self, now: u64) -> Result<usize, StoreError> {
         let tree = &self.trees[REVOKED_SESSIONS];
         let mut pruned = 0;
@@ -513,7 +552,17 @@ impl Engine for SledBackend {
         true
     }
 
+    /// Standalone (CLI tools, startup imports): durable and in sled on return.
     fn transact(&self, body: &dyn Fn(&dyn Tx) -> Result<(), TxError>) -> Result<(), StoreError> {
+        self.run_transaction(body)?;
+        self.wal.sync()
+    }
+
+    /// On the group-commit thread: durable and in sled at the batch's flush.
+    fn transact_batched(
+        &self,
+        body: &dyn Fn(&dyn Tx) -> Result<(), TxError>,
+    ) -> Result<(), StoreError> {
         self.run_transaction(body)
     }
 
@@ -749,8 +798,15 @@ mod space;
 #[path = "sled_bulk.rs"]
 mod bulk;
 
-/// What [`SledTx`] needs of a tree: sled's transactional view inside a transaction, or the bulk
-/// loader's buffered one (`sled_bulk.rs`). One `Tx` implementation over both, so an offline fill
+#[path = "sled_wal.rs"]
+mod wal;
+use wal::Wal;
+
+#[path = "sled_staged.rs"]
+mod staged;
+
+/// What [`SledTx`] needs of a tree: the staged view inside a transaction (`sled_staged.rs`), or
+/// the bulk loader's buffered one (`sled_bulk.rs`). One `Tx` implementation over both, so an offline fill
 /// writes exactly the records and index entries the service writes.
 trait TreeView {
     fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<IVec>, TxError>;
@@ -763,34 +819,7 @@ trait TreeView {
     fn generate_id(&self) -> Result<u64, TxError>;
 }
 
-impl TreeView for TransactionalTree {
-    fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<IVec>, TxError> {
-        Ok(TransactionalTree::get(self, key)?)
-    }
-
-    fn insert(
-        &self,
-        key: impl AsRef<[u8]>,
-        value: impl AsRef<[u8]>,
-    ) -> Result<Option<IVec>, TxError> {
-        Ok(TransactionalTree::insert(
-            self,
-            key.as_ref(),
-            value.as_ref(),
-        )?)
-    }
-
-    fn remove(&self, key: impl AsRef<[u8]>) -> Result<Option<IVec>, TxError> {
-        Ok(TransactionalTree::remove(self, key.as_ref())?)
-    }
-
-    fn generate_id(&self) -> Result<u64, TxError> {
-        TransactionalTree::generate_id(self)
-            .map_err(|e| TxError::from(UnabortableTransactionError::Storage(e)))
-    }
-}
-
-struct SledTx<'a, V: TreeView = TransactionalTree> {
+struct SledTx<'a, V: TreeView = staged::StagedTree<'a>> {
     trees: &'a [V],
 }
 

@@ -1,12 +1,12 @@
 //! The sled side of `store export` / `store import` (`store::transfer`): lists every record tree
-//! as typed records and writes records back in one sled transaction, rebuilding the indexes
+//! as typed records and writes records back in one transaction, rebuilding the indexes
 //! through the same `Tx` methods the service uses. Index trees and `meta` are never exported.
 
 use super::counters::{cell_key, member_key, read_i64, read_u64};
 use super::{
-    decode, io, pair_key, SledBackend, SledTx, AUDIT, CARDS, COUNTER_CELLS, DECISIONS, ENROLLMENTS,
-    EVENTS, LAST_SEEN, PAN_INDEX, RECONCILIATIONS, REVOKED_SESSIONS, SEEN, TOKENS, TOKEN_SYNC,
-    TRANSITIONS, TSH_OPERATIONS,
+    decode, io, pair_key, SledBackend, SledTx, TreeView, AUDIT, CARDS, COUNTER_CELLS, DECISIONS,
+    ENROLLMENTS, EVENTS, LAST_SEEN, PAN_INDEX, RECONCILIATIONS, REVOKED_SESSIONS, SEEN, TOKENS,
+    TOKEN_SYNC, TRANSITIONS, TSH_OPERATIONS,
 };
 use crate::store::counters::{Cell, MemberId, SeriesId};
 use crate::store::engine::{Flow, Visit};
@@ -126,7 +126,9 @@ impl SledBackend {
                 import_one(tx, record)?;
             }
             Ok(())
-        })
+        })?;
+        // Durable and in sled before the importer reads or counts what it wrote.
+        self.wal.sync()
     }
 
     /// sled's id generator cannot be set: draw ids until past `past` (cheap: an atomic add each,

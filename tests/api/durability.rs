@@ -1,8 +1,9 @@
 //! Acknowledged means durable, proven at the system-call level: the binary runs under `strace`, and
-//! every state-changing callback's `200` must come after an `fdatasync` of the sled log that
-//! completed after the request was read. (A `sync_file_range`, all sled's own flush does, does not
-//! count: it neither flushes the disk cache nor the file size. Nor does the `fsync` sled's own
-//! background thread runs every half second: it could only pass this test by luck.)
+//! every state-changing callback's `200` must come after an `fdatasync` of the store's
+//! write-ahead log (`<store>/wal/*.log`) that completed after the request was read. (A
+//! `sync_file_range`, all sled's own flush does, does not count: it neither flushes the disk cache
+//! nor the file size. Nor does the `fsync` sled's own background thread runs every half second: it
+//! could only pass this test by luck, and it is not of the log.)
 
 use serde_json::json;
 
@@ -13,7 +14,7 @@ use crate::helpers::*;
 enum Event {
     /// A callback request was read from a socket (its operation name).
     Request(String),
-    /// An `fdatasync` of the sled log completed.
+    /// An `fdatasync` of a write-ahead log segment completed.
     StoreSync,
     /// A `200` response started to be written.
     Ok200,
@@ -105,7 +106,7 @@ async fn every_state_changing_200_follows_an_fdatasync_of_the_store_log() {
     let trace = std::fs::read_to_string(&trace_file).unwrap();
 
     // Assert: request → completed fdatasync of the log → 200, for each of the five callbacks.
-    let store_log = format!("{}>", store.join("db").display());
+    let store_log = format!("{}/", store.join("wal").display());
     let seen = events(&trace, &store_log);
     let mut requests = 0;
     let mut waiting: Option<(String, bool)> = None;
