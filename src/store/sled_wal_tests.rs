@@ -64,6 +64,12 @@ fn a_checksummed_but_malformed_payload_is_damage() {
     assert!(read_frames(&bytes).is_err());
 }
 
+/// A log started on an empty directory.
+fn started(wal_dir: &Path, sync: EngineSync, apply: EngineApply) -> Arc<Wal> {
+    let fresh = Wal::recover(wal_dir, |_| Ok(())).unwrap();
+    Wal::start(wal_dir, &fresh, sync, apply).unwrap()
+}
+
 fn no_engine() -> EngineApply {
     Arc::new(|_| Ok(()))
 }
@@ -103,9 +109,8 @@ fn log_one(wal: &Wal, key: &[u8]) -> u64 {
 fn synced_records_survive_and_unsynced_ones_do_not() {
     let dir = tempfile::tempdir().unwrap();
     let wal_dir = dir.path().join("wal");
-    let fresh = Wal::recover(&wal_dir, |_| Ok(())).unwrap();
     let (sync, _) = counting_sync();
-    let wal = Wal::start(&wal_dir, &fresh, sync, no_engine()).unwrap();
+    let wal = started(&wal_dir, sync, no_engine());
     assert_eq!(log_one(&wal, b"a"), 1);
     assert_eq!(log_one(&wal, b"b"), 2);
     wal.sync().unwrap();
@@ -122,9 +127,8 @@ fn synced_records_survive_and_unsynced_ones_do_not() {
 fn a_checkpoint_syncs_the_engine_and_empties_the_log_and_numbers_go_on() {
     let dir = tempfile::tempdir().unwrap();
     let wal_dir = dir.path().join("wal");
-    let fresh = Wal::recover(&wal_dir, |_| Ok(())).unwrap();
     let (sync, calls) = counting_sync();
-    let wal = Wal::start(&wal_dir, &fresh, sync, no_engine()).unwrap();
+    let wal = started(&wal_dir, sync, no_engine());
     log_one(&wal, b"a");
     wal.checkpoint().unwrap();
     assert_eq!(calls.load(Ordering::SeqCst), 1);
@@ -143,9 +147,8 @@ fn a_checkpoint_syncs_the_engine_and_empties_the_log_and_numbers_go_on() {
 fn a_clean_close_leaves_nothing_to_replay() {
     let dir = tempfile::tempdir().unwrap();
     let wal_dir = dir.path().join("wal");
-    let fresh = Wal::recover(&wal_dir, |_| Ok(())).unwrap();
     let (sync, calls) = counting_sync();
-    let wal = Wal::start(&wal_dir, &fresh, sync, no_engine()).unwrap();
+    let wal = started(&wal_dir, sync, no_engine());
     log_one(&wal, b"a");
     drop(wal);
     assert_eq!(calls.load(Ordering::SeqCst), 1, "the close checkpointed");
@@ -174,7 +177,6 @@ fn damage_before_the_last_segment_refuses_to_open() {
 fn staged_writes_are_visible_to_the_batch_and_reach_the_engine_only_after_the_sync() {
     let dir = tempfile::tempdir().unwrap();
     let wal_dir = dir.path().join("wal");
-    let fresh = Wal::recover(&wal_dir, |_| Ok(())).unwrap();
     let (sync, _) = counting_sync();
     let applied = Arc::new(Mutex::new(Vec::new()));
     let seen = applied.clone();
@@ -187,7 +189,7 @@ fn staged_writes_are_visible_to_the_batch_and_reach_the_engine_only_after_the_sy
         }
         Ok(())
     });
-    let wal = Wal::start(&wal_dir, &fresh, sync, apply).unwrap();
+    let wal = started(&wal_dir, sync, apply);
     log_one(&wal, b"k");
     {
         let mut segment = wal.begin().unwrap();
