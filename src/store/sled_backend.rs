@@ -390,13 +390,13 @@ impl SledBackend {
         let value = match body(&SledTx { trees: &views }) {
             Ok(value) => value,
             Err(TxError(kind)) => {
+                // As before the log: a body's codec error rolls it back like an abort.
                 return Err(match kind {
                     TxErrorKind::Sled(e) => StoreError::Io(e.to_string()),
-                    TxErrorKind::Codec(reason) => StoreError::Codec(reason),
-                    TxErrorKind::Sql(reason) | TxErrorKind::Abort(reason) => {
-                        StoreError::Aborted(reason)
-                    }
-                })
+                    TxErrorKind::Sql(reason)
+                    | TxErrorKind::Codec(reason)
+                    | TxErrorKind::Abort(reason) => StoreError::Aborted(reason),
+                });
             }
         };
         if writes.borrow().is_empty() {
